@@ -1,0 +1,1 @@
+"""Codecs for the v1 wire formats, one module per transport."""

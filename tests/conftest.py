@@ -59,10 +59,10 @@ class Mosquitto:
         return f"mqtt://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        log = (self.workdir / "mosquitto.log").open("ab")
-        self.proc = subprocess.Popen(
-            [self.binary, "-c", str(self.conf)], stdout=log, stderr=subprocess.STDOUT
-        )
+        with (self.workdir / "mosquitto.log").open("ab") as log:
+            self.proc = subprocess.Popen(
+                [self.binary, "-c", str(self.conf)], stdout=log, stderr=subprocess.STDOUT
+            )
         wait_for_port(self.port)
 
     def stop(self) -> None:

@@ -1,0 +1,1 @@
+"""Sensor transports. Each module owns one protocol's I/O and yields RawMessage batches."""

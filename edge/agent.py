@@ -1,0 +1,123 @@
+"""The agent process: sources -> pipeline -> store -> uplink, under one TaskGroup."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from edge.errors import AuthError, StoreError
+from edge.health import Health
+from edge.pipeline import Pipeline
+from edge.settings import EdgeSettings
+from edge.sources.base import Source
+from edge.sources.mqtt import MqttSource
+from edge.store import Store
+from edge.uplink import CloudClient, Uplink
+
+log = logging.getLogger(__name__)
+
+_FLUSH_TIMEOUT_S = 3.0
+
+
+class _Shutdown(Exception):
+    """Raised inside the task group to stop every task."""
+
+
+class Agent:
+    """One gateway agent. Construct, then ``await run(stop)``; no I/O before ``run``."""
+
+    def __init__(self, settings: EdgeSettings) -> None:
+        self.settings = settings
+        self.pipeline = Pipeline(settings)
+        self.store = Store(settings.db_path, dead_letter_max=settings.store.dead_letter_max)
+        self.uplink: Uplink | None = None
+        self.source = MqttSource(settings.mqtt, client_id=f"citytwin-edge-{settings.gateway_id}")
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Run until ``stop`` is set, then flush windows and the outbox and return."""
+        settings = self.settings
+        await asyncio.to_thread(self.store.open)
+        client = CloudClient(settings.cloud, settings.gateway_id)
+        self.uplink = Uplink(settings.cloud, self.store, client)
+        source = self.source
+        health = Health(settings.data_dir)
+        log.info("gateway %s starting (store %s)", settings.gateway_id, settings.db_path)
+        try:
+            async with source, asyncio.TaskGroup() as tasks:
+                tasks.create_task(self._ingest(source))
+                tasks.create_task(_supervise("windows", self._close_windows))
+                tasks.create_task(_supervise("uplink", self.uplink.run))
+                tasks.create_task(_supervise("heartbeat", lambda: self._heartbeats(health)))
+                tasks.create_task(_until(stop))
+        except* _Shutdown:
+            log.info("gateway %s stopping", settings.gateway_id)
+        finally:
+            await self._finish(client)
+
+    async def _finish(self, client: CloudClient) -> None:
+        # Nothing accepted may stay only in memory: close every window into the outbox.
+        try:
+            await self.store.append(
+                [w.record() for w in self.pipeline.windows.close_all()], time.time()
+            )
+        except StoreError:
+            log.exception("could not save the open windows at shutdown")
+        if self.uplink is not None:
+            await self.uplink.flush(_FLUSH_TIMEOUT_S)
+        await client.aclose()
+        await asyncio.to_thread(self.store.close)
+
+    async def _ingest(self, source: Source) -> None:
+        async for batch in source.batches():
+            outcome = self.pipeline.process(batch)
+            if outcome.rejections:
+                await self.store.dead_letter([r.row() for r in outcome.rejections])
+                for rejection in outcome.rejections[:3]:
+                    log.warning("dead letter (%s): %s", rejection.message.channel, rejection.detail)
+
+    async def _close_windows(self) -> None:
+        tick = min(1.0, self.settings.windows.length_s / 4)
+        while True:
+            await asyncio.sleep(tick)
+            closed = self.pipeline.close_due(time.time())
+            if closed:
+                await self.store.append([w.record() for w in closed], time.time())
+
+    async def _heartbeats(self, health: Health) -> None:
+        while True:
+            depth, oldest = await asyncio.to_thread(self.store.depth)
+            desired = self.uplink.state.desired if self.uplink else None
+            record = health.heartbeat(
+                self.pipeline.counters,
+                depth,
+                oldest,
+                shed_total=0,
+                model_version=None,
+                config_version=desired.config_version if desired else 0,
+            )
+            await self.store.append([record], time.time())
+            if self.uplink is not None:
+                self.uplink.nudge()
+            await asyncio.sleep(self.settings.heartbeat_s)
+
+
+async def _until(stop: asyncio.Event) -> None:
+    await stop.wait()
+    raise _Shutdown
+
+
+async def _supervise(name: str, task: Callable[[], Awaitable[None]]) -> None:
+    """Keep a long-running task alive: log what broke it, back off, start it again."""
+    delay = 1.0
+    while True:
+        try:
+            await task()
+            return
+        except AuthError:
+            raise
+        except Exception:  # the one broad except per task: anything else is a bug to survive
+            log.exception("%s task failed; restarting in %.0f s", name, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 60.0)

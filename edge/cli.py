@@ -1,0 +1,129 @@
+"""``citytwin edge``: run the gateway agent and inspect its store."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from pathlib import Path
+
+import click
+
+from edge.errors import EdgeError
+from edge.settings import EdgeSettings, load
+
+
+@click.group("edge")
+def group() -> None:
+    """Run and inspect the gateway agent."""
+
+
+_config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="TOML settings file (see docs/edge.md).",
+)
+
+
+def _settings(config_path: Path | None, **overrides: object) -> EdgeSettings:
+    try:
+        return load(config_path, **overrides)
+    except EdgeError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@group.command()
+@_config_option
+@click.option("--gateway-id", help="Overrides gateway_id from the config.")
+@click.option("--mqtt-url", help="Local broker, mqtt://host:port.")
+@click.option("--cloud-url", help="Cloud aggregator, http(s)://host:port.")
+@click.option("--cloud-token", help="The gateway's bearer token for the cloud.")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("-v", "--verbose", is_flag=True, help="Log debug detail.")
+def run(
+    config_path: Path | None,
+    gateway_id: str | None,
+    mqtt_url: str | None,
+    cloud_url: str | None,
+    cloud_token: str | None,
+    data_dir: Path | None,
+    verbose: bool,
+) -> None:
+    """Run the agent until SIGINT or SIGTERM, then flush and exit."""
+    from edge.agent import Agent
+
+    base = _settings(config_path) if config_path else None
+    mqtt = {**(base.mqtt.model_dump() if base else {}), **({"url": mqtt_url} if mqtt_url else {})}
+    cloud = base.cloud.model_dump() if base else {}
+    cloud.update({k: v for k, v in {"url": cloud_url, "token": cloud_token}.items() if v})
+    settings = _settings(
+        config_path, gateway_id=gateway_id, data_dir=data_dir, mqtt=mqtt or None,
+        cloud=cloud or None,
+    )  # fmt: skip
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format=f"%(asctime)s {settings.gateway_id} %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        asyncio.run(_run_until_signal(Agent(settings)))
+    except* EdgeError as group_exc:
+        raise click.ClickException(str(group_exc.exceptions[0])) from group_exc
+
+
+async def _run_until_signal(agent: object) -> None:
+    from edge.agent import Agent
+
+    assert isinstance(agent, Agent)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await agent.run(stop)
+
+
+@group.group()
+def dlq() -> None:
+    """Inspect the dead-letter store: what the agent refused, and why."""
+
+
+@dlq.command("list")
+@_config_option
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--limit", default=20, show_default=True, help="Newest N entries.")
+@click.option("--reason", help="Only this reason code (e.g. not_json, out_of_range).")
+def dlq_list(
+    config_path: Path | None, data_dir: Path | None, limit: int, reason: str | None
+) -> None:
+    """List the newest dead letters."""
+    from edge.store import Store
+
+    db_path = _db_path(config_path, data_dir)
+    store = Store(db_path, dead_letter_max=10)
+    store.open()
+    try:
+        letters = store.dead_letters(limit, reason)
+    finally:
+        store.close()
+    if not letters:
+        click.echo("no dead letters")
+        return
+    for letter in letters:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(letter.received))
+        preview = letter.payload[:60].decode("utf-8", "replace").replace("\n", " ")
+        click.echo(f"{letter.id:>6} {when}Z {letter.reason:<14} {letter.channel}")
+        click.echo(f"       {letter.detail}")
+        click.echo(f"       {letter.size} bytes: {preview!r}")
+
+
+def _db_path(config_path: Path | None, data_dir: Path | None) -> Path:
+    if data_dir is not None:
+        path = data_dir / "edge.db"
+    elif config_path is not None:
+        path = _settings(config_path).db_path
+    else:
+        raise click.UsageError("give --config or --data-dir")
+    if not path.exists():
+        raise click.ClickException(f"no store at {path}: has the agent run with this config?")
+    return path

@@ -1,0 +1,55 @@
+"""Heartbeats: the gateway's health as measured here, never as assumed."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from edge.pipeline import Counters
+
+
+class Health:
+    """Measures the process and turns counters into heartbeat records."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self._data_dir = data_dir
+        self._process = psutil.Process()
+        self._process.cpu_percent()  # first call primes the measurement
+        self._started = time.time()
+        self._last: tuple[float, int] = (time.monotonic(), 0)
+
+    def heartbeat(
+        self,
+        counters: Counters,
+        depth: int,
+        oldest: float | None,
+        *,
+        shed_total: int,
+        model_version: str | None,
+        config_version: int,
+    ) -> dict[str, Any]:
+        """A heartbeat record (without its outbox seq)."""
+        now, mono = time.time(), time.monotonic()
+        last_mono, last_readings = self._last
+        rate = (counters.readings - last_readings) / max(mono - last_mono, 1e-9)
+        self._last = (mono, counters.readings)
+        return {
+            "type": "heartbeat",
+            "ts": now,
+            "uptime_s": now - self._started,
+            "cpu_percent": self._process.cpu_percent(),
+            "rss_mb": self._process.memory_info().rss / 1e6,
+            "disk_free_mb": shutil.disk_usage(self._data_dir).free / 1e6,
+            "buffer_depth": depth,
+            "oldest_unsent_age_s": max(0.0, now - oldest) if oldest is not None else 0.0,
+            "readings_total": counters.readings,
+            "readings_per_s": rate,
+            "dead_letter_total": counters.dead_letters,
+            "shed_total": shed_total,
+            "model_version": model_version,
+            "config_version": config_version,
+        }

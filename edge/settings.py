@@ -1,0 +1,139 @@
+"""The agent's one settings model, read once from a TOML file and CITYTWIN_EDGE_* variables."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from edge.errors import ConfigError
+from shared.reading import SENSOR_ID
+
+Seconds = Annotated[float, Field(gt=0)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class MqttSettings(_Section):
+    """The gateway's local broker."""
+
+    url: str = "mqtt://127.0.0.1:1883"
+    username: str | None = None
+    password: str | None = None
+    client_id: str | None = None  # default: citytwin-edge-<gateway id>, for a persistent session
+    keepalive_s: Annotated[int, Field(ge=5, le=3600)] = 30
+    queue_max: Annotated[int, Field(ge=100)] = 100_000
+
+    @field_validator("url")
+    @classmethod
+    def _mqtt_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("mqtt", "tcp") or not parts.hostname:
+            raise ValueError(f"{value!r} is not mqtt://host[:port]")
+        return value
+
+    @property
+    def host(self) -> str:
+        """Broker host name."""
+        return urlsplit(self.url).hostname or "127.0.0.1"
+
+    @property
+    def port(self) -> int:
+        """Broker TCP port."""
+        return urlsplit(self.url).port or 1883
+
+
+class CloudSettings(_Section):
+    """Where and how the gateway uploads."""
+
+    url: str = "http://127.0.0.1:8000"
+    token: str | None = None
+    batch_max: Annotated[int, Field(ge=1, le=5000)] = 1000
+    batch_interval_s: Seconds = 1.0
+    timeout_s: Seconds = 10.0
+    backoff_max_s: Seconds = 60.0
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{value!r} is not http(s)://host[:port]")
+        return value.rstrip("/")
+
+
+class WindowSettings(_Section):
+    """Tumbling windows and the lateness they tolerate."""
+
+    length_s: Seconds = 60.0
+    # A window closes once its sensor has reported this far past the window's end, or once
+    # the window has heard nothing for length + lateness of wall-clock time.
+    lateness_s: Annotated[float, Field(ge=0)] = 5.0
+
+
+class ValidationSettings(_Section):
+    """Timestamp sanity limits."""
+
+    max_future_s: Seconds = 300.0
+    max_age_s: Seconds = 7 * 86400.0
+
+
+class StoreSettings(_Section):
+    """The local SQLite store."""
+
+    dead_letter_max: Annotated[int, Field(ge=10)] = 10_000
+    commit_interval_s: Annotated[float, Field(gt=0, le=1.0)] = 0.5
+
+
+class EdgeSettings(BaseSettings):
+    """Everything the agent process needs, validated before it starts."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CITYTWIN_EDGE_", env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    gateway_id: str
+    data_dir: Path = Path("citytwin-edge-data")
+    heartbeat_s: Seconds = 30.0
+    mqtt: MqttSettings = MqttSettings()
+    cloud: CloudSettings = CloudSettings()
+    windows: WindowSettings = WindowSettings()
+    validation: ValidationSettings = ValidationSettings()
+    store: StoreSettings = StoreSettings()
+
+    @field_validator("gateway_id")
+    @classmethod
+    def _gateway_id(cls, value: str) -> str:
+        if not SENSOR_ID.fullmatch(value):
+            raise ValueError(f"{value!r} is not an id (1-64 of A-Z a-z 0-9 . _ -)")
+        return value
+
+    @property
+    def db_path(self) -> Path:
+        """The agent's SQLite file."""
+        return self.data_dir / "edge.db"
+
+
+def load(path: Path | None, **overrides: Any) -> EdgeSettings:
+    """Settings: ``overrides`` win over the TOML file, which wins over CITYTWIN_EDGE_* variables."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            data = tomllib.loads(path.read_text())
+        except OSError as exc:
+            raise ConfigError(f"cannot read config {path}: {exc.strerror}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config {path} is not valid TOML: {exc}") from exc
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return EdgeSettings(**data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"config {path or '(environment)'}: {where}: {first['msg']}") from exc

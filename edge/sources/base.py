@@ -1,0 +1,37 @@
+"""What every source yields, and the interface a new transport implements."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Literal, Protocol, Self
+
+Transport = Literal["mqtt", "serial", "replay"]
+
+
+@dataclass(frozen=True, slots=True)
+class RawMessage:
+    """Bytes as they arrived, before any decoding: what the dead-letter store keeps."""
+
+    transport: Transport
+    channel: str  # MQTT topic or serial port
+    payload: bytes
+    received_at: float
+
+
+class Source(Protocol):
+    """A transport: an async context manager that yields batches of raw messages."""
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def batches(self) -> AsyncIterator[list[RawMessage]]:
+        """Batches of messages in arrival order; ends when the source is closed."""
+        ...

@@ -1,0 +1,43 @@
+"""Schema migrations of the gateway store (sqlite-utils Migrations: applied once, in order)."""
+
+from __future__ import annotations
+
+import time
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("citytwin-edge")
+
+
+@migrations()
+def m001_outbox(db: Database) -> None:
+    """Records waiting for the cloud's acknowledgement, and the dead-letter store."""
+    db.execute(
+        "CREATE TABLE outbox ("
+        " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+        " priority INTEGER NOT NULL,"
+        " type TEXT NOT NULL,"
+        " created REAL NOT NULL,"
+        " body TEXT NOT NULL)"
+    )
+    db.execute("CREATE INDEX outbox_send_order ON outbox (priority, seq)")
+    # A store created anew (a reinstalled gateway) must never reuse (gateway, seq) keys the
+    # cloud already holds, or the cloud would drop new records as duplicates: start the
+    # sequence at the current time in microseconds.
+    db.execute(
+        "INSERT INTO sqlite_sequence (name, seq) VALUES ('outbox', ?)",
+        [int(time.time() * 1_000_000)],
+    )
+    db.execute(
+        "CREATE TABLE dead_letters ("
+        " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        " received REAL NOT NULL,"
+        " transport TEXT NOT NULL,"
+        " channel TEXT NOT NULL,"
+        " reason TEXT NOT NULL,"
+        " detail TEXT NOT NULL,"
+        " size INTEGER NOT NULL,"
+        " payload BLOB NOT NULL)"
+    )
+    db.execute("CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)")

@@ -1,0 +1,142 @@
+"""The uplink: sends the outbox to the cloud and deletes only what the cloud acknowledged.
+
+At-least-once on the wire: a batch that may or may not have arrived (timeout, 5xx) is sent
+again with the same (gateway, seq) keys, and the cloud stores each key once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from dataclasses import dataclass
+
+import httpx
+
+from edge.errors import Rejected, UplinkError
+from edge.settings import CloudSettings
+from edge.store import OutboxRow, Store
+from shared.wire.uplink import INGEST_PATH, DesiredState, IngestResult, encode_records
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class UplinkState:
+    """What the uplink knows, for heartbeats and diagnostics."""
+
+    sent: int = 0
+    batches: int = 0
+    failures: int = 0
+    rejected: int = 0
+    last_success: float | None = None
+    last_error: str | None = None
+    desired: DesiredState | None = None
+
+
+class CloudClient:
+    """The HTTP adapter: one method, ``send``, converting transport errors once."""
+
+    def __init__(self, settings: CloudSettings, gateway_id: str) -> None:
+        self._gateway_id = gateway_id
+        headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+        if settings.token:
+            headers["Authorization"] = f"Bearer {settings.token}"
+        self._http = httpx.AsyncClient(
+            base_url=settings.url, headers=headers, timeout=settings.timeout_s
+        )
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._http.aclose()
+
+    async def send(self, rows: list[OutboxRow]) -> IngestResult:
+        """POST one batch; returns the cloud's answer or raises UplinkError/Rejected."""
+        body = encode_records(self._gateway_id, time.time(), [r.wire() for r in rows])
+        try:
+            response = await self._http.post(INGEST_PATH, content=body)
+        except httpx.HTTPError as exc:
+            raise UplinkError(f"cloud unreachable: {exc!r}") from exc
+        if 400 <= response.status_code < 500 and response.status_code not in (408, 429):
+            raise Rejected(response.status_code, response.text[:500])
+        if response.status_code != 200:
+            raise UplinkError(f"cloud answered {response.status_code}")
+        return IngestResult.model_validate_json(response.content)
+
+
+class Uplink:
+    """Drains the outbox to the cloud, with capped, jittered backoff while it is away."""
+
+    def __init__(self, settings: CloudSettings, store: Store, client: CloudClient) -> None:
+        self._settings = settings
+        self._store = store
+        self._client = client
+        self._wake = asyncio.Event()
+        self.state = UplinkState()
+
+    def nudge(self) -> None:
+        """Something urgent (an alert) is in the outbox: send now rather than at the tick."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Send batches forever."""
+        failures = 0
+        while True:
+            rows = await asyncio.to_thread(self._store.pending, self._settings.batch_max)
+            if not rows:
+                await self._pause(self._settings.batch_interval_s)
+                continue
+            try:
+                await self._send(rows)
+            except UplinkError as exc:
+                failures += 1
+                self.state.failures += 1
+                self.state.last_error = str(exc)
+                delay = self._backoff(failures)
+                log.warning("upload failed (%s); retrying in %.1f s", exc, delay)
+                await self._pause(delay)
+                continue
+            failures = 0
+            if len(rows) < self._settings.batch_max:
+                await self._pause(self._settings.batch_interval_s)
+
+    async def flush(self, timeout: float) -> None:
+        """Try to send everything pending within ``timeout`` seconds (on shutdown)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            rows = await asyncio.to_thread(self._store.pending, self._settings.batch_max)
+            if not rows:
+                return
+            try:
+                await asyncio.wait_for(self._send(rows), deadline - time.monotonic())
+            except (UplinkError, TimeoutError):
+                return
+
+    async def _send(self, rows: list[OutboxRow]) -> None:
+        try:
+            result = await self._client.send(rows)
+        except Rejected as exc:
+            # Kept and retried with backoff like any failure: a 401/403 clears once the token
+            # is fixed, and nothing is deleted that the cloud did not take.
+            self.state.rejected += 1
+            log.error("batch seq %d..%d rejected: %s", rows[0].seq, rows[-1].seq, exc.detail)
+            raise
+        await self._store.ack([r.seq for r in rows])
+        self.state.sent += len(rows)
+        self.state.batches += 1
+        self.state.last_success = time.time()
+        self.state.last_error = None
+        if result.desired != self.state.desired:
+            log.info("cloud desires %s", result.desired)
+        self.state.desired = result.desired
+
+    def _backoff(self, failures: int) -> float:
+        cap = min(self._settings.backoff_max_s, 0.5 * 2**failures)
+        return random.uniform(cap / 2, cap)  # jitter spreads a fleet's retries apart
+
+    async def _pause(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), seconds)
+        self._wake.clear()

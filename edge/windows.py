@@ -1,0 +1,149 @@
+"""Tumbling windows per sensor and metric, with mergeable statistics. Pure: no I/O, no clock.
+
+Late and out-of-order policy (also in docs/protocol.md):
+- readings are placed by their observation time, never by arrival time;
+- a window closes once its sensor has reported ``lateness`` past the window's end (event
+  time), or once the window has heard nothing for ``length + lateness`` seconds of gateway
+  time (a sensor that went quiet);
+- a reading for a window that already closed opens a *late* window for the same interval,
+  sent as a separate summary with ``late: true``; the cloud merges it exactly, so nothing is
+  dropped and nothing is counted twice.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from shared import stats
+from shared.stats import Stats
+
+Key = tuple[str, str, float]  # sensor, metric, window start
+
+
+@dataclass(frozen=True, slots=True)
+class WindowSummary:
+    """One closed window of one metric of one sensor."""
+
+    sensor: str
+    kind: str
+    metric: str
+    start: float
+    end: float
+    stats: Stats
+    first_ts: float
+    last_ts: float
+    last_value: float
+    expected: int | None
+    late: bool
+    anomalies: int = 0
+    max_score: float | None = None
+
+    def record(self) -> dict[str, Any]:
+        """The uplink ``summary`` record, without its outbox sequence number."""
+        body: dict[str, Any] = {
+            "type": "summary",
+            "sensor": self.sensor,
+            "kind": self.kind,
+            "metric": self.metric,
+            "start": self.start,
+            "end": self.end,
+            "count": self.stats.count,
+            "sum": self.stats.total,
+            "min": self.stats.low,
+            "max": self.stats.high,
+            "m2": self.stats.m2,
+            "first_ts": self.first_ts,
+            "last_ts": self.last_ts,
+            "last_value": self.last_value,
+            "anomalies": self.anomalies,
+            "late": self.late,
+        }
+        if self.expected is not None:
+            body["expected"] = self.expected
+        if self.max_score is not None:
+            body["max_score"] = self.max_score
+        return body
+
+
+@dataclass(slots=True)
+class _Open:
+    kind: str
+    stats: Stats
+    first_ts: float
+    last_ts: float
+    last_value: float
+    seq_lo: int
+    seq_hi: int
+    restarted: bool
+    late: bool
+    touched: float
+
+
+class Windows:
+    """Open windows, keyed by sensor, metric and start."""
+
+    def __init__(self, length: float, lateness: float) -> None:
+        self.length = length
+        self.lateness = lateness
+        self._open: dict[Key, _Open] = {}
+        self._watermark: dict[str, float] = {}
+        self._closed_until: dict[tuple[str, str], float] = {}
+
+    def __len__(self) -> int:
+        return len(self._open)
+
+    def add(
+        self, sensor: str, kind: str, seq: int, ts: float, metrics: Mapping[str, float], now: float
+    ) -> None:
+        """Add one reading (all its metrics) observed at ``ts``, arriving at ``now``."""
+        start = math.floor(ts / self.length) * self.length
+        if ts > self._watermark.get(sensor, -math.inf):
+            self._watermark[sensor] = ts
+        for metric, value in metrics.items():
+            key = (sensor, metric, start)
+            window = self._open.get(key)
+            if window is None:
+                late = start < self._closed_until.get((sensor, metric), -math.inf)
+                self._open[key] = _Open(
+                    kind, Stats(1, value, value, value, 0.0), ts, ts, value, seq, seq,
+                    False, late, now,
+                )  # fmt: skip
+                continue
+            window.stats = stats.add(window.stats, value)
+            window.touched = now
+            window.first_ts = min(window.first_ts, ts)
+            if ts >= window.last_ts:
+                window.last_ts, window.last_value = ts, value
+            if seq < window.seq_lo - 1024:
+                window.restarted = True  # numbering restarted: completeness unknown
+            window.seq_lo, window.seq_hi = min(window.seq_lo, seq), max(window.seq_hi, seq)
+
+    def close_due(self, now: float) -> list[WindowSummary]:
+        """Close and return every window that is complete by the policy above."""
+        idle = self.length + self.lateness
+        due = [
+            key
+            for key, w in self._open.items()
+            if key[2] + self.length + self.lateness <= self._watermark[key[0]]
+            or now - w.touched >= idle
+        ]
+        return [self._close(key) for key in due]
+
+    def close_all(self) -> list[WindowSummary]:
+        """Close every open window (on shutdown, so nothing waits in memory)."""
+        return [self._close(key) for key in list(self._open)]
+
+    def _close(self, key: Key) -> WindowSummary:
+        sensor, metric, start = key
+        w = self._open.pop(key)
+        end = start + self.length
+        bound = self._closed_until.get((sensor, metric), -math.inf)
+        self._closed_until[(sensor, metric)] = max(bound, end)
+        expected = None if w.restarted else w.seq_hi - w.seq_lo + 1
+        return WindowSummary(
+            sensor, w.kind, metric, start, end, w.stats, w.first_ts, w.last_ts, w.last_value,
+            expected, w.late,
+        )  # fmt: skip

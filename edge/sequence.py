@@ -55,7 +55,9 @@ class SequenceTracker:
             state.high = seq
             return Observation(Verdict.NEW, missing)
         back = state.high - seq
-        if back >= _RESTART_BELOW:
+        # Sequence 0 after anything higher is a reboot (the protocol says so); so is a number
+        # far below the highest, from a sensor that rebooted while we were not listening.
+        if seq == 0 or back >= _RESTART_BELOW:
             self._sensors[sensor] = _SensorSeq(seq, 1)
             return Observation(Verdict.RESTART)
         bit = 1 << back

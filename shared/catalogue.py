@@ -14,7 +14,7 @@ from typing import Final
 
 @dataclass(frozen=True, slots=True)
 class Metric:
-    """One measured quantity: its name on the wire, unit and the range a working sensor can report."""
+    """One measured quantity: its wire name, its unit and the range a working sensor can report."""
 
     name: str
     unit: str
@@ -49,7 +49,7 @@ def _metrics(*metrics: Metric) -> MappingProxyType[str, Metric]:
 # Any sensor may also report its own health; these never make a reading invalid for its kind.
 DEVICE_METRICS: Final = _metrics(
     Metric("batteryLevel", "fraction", 0.0, 1.0, "C62", "remaining battery, 0..1"),
-    Metric("rssi", "dBm", -150.0, 0.0, "2Q", "radio signal strength"),
+    Metric("rssi", "dBm", -150.0, 0.0, None, "radio signal strength"),
 )
 
 _KINDS = (
@@ -70,7 +70,7 @@ _KINDS = (
         "TrafficFlowObserved",
         "Traffic flow",
         _metrics(
-            Metric("intensity", "vehicles/h", 0.0, 10000.0, "E34", "vehicles per hour"),
+            Metric("intensity", "vehicles/h", 0.0, 10000.0, None, "vehicles per hour"),
             Metric("averageVehicleSpeed", "km/h", 0.0, 250.0, "KMH", "mean vehicle speed"),
             Metric("occupancy", "fraction", 0.0, 1.0, "C62", "share of time the loop is occupied"),
         ),

@@ -54,7 +54,7 @@ def parse_ts(value: object) -> float | None:
     if value is None:
         return None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        ts = float(value)
+        ts = _as_float(value)
         if not math.isfinite(ts) or ts < 0:
             raise SchemaError(f"ts: {value!r} is not a time", reason="bad_ts")
         return ts / 1000.0 if ts > _MS_THRESHOLD else ts
@@ -66,8 +66,18 @@ def parse_ts(value: object) -> float | None:
         else:
             if parsed.tzinfo is None:
                 raise SchemaError(f"ts: {value!r} has no time zone (add Z)", reason="bad_ts")
+            if parsed.timestamp() < 0:
+                raise SchemaError(f"ts: {value!r} is before 1970", reason="bad_ts")
             return parsed.timestamp()
     raise SchemaError(f"ts: {value!r} is neither epoch seconds nor RFC 3339", reason="bad_ts")
+
+
+def _as_float(value: float) -> float:
+    # A JSON integer too large for a float is as impossible as infinity: say so, do not crash.
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf
 
 
 def check_metrics(kind_name: str, value: object) -> dict[str, float]:
@@ -86,7 +96,7 @@ def check_metrics(kind_name: str, value: object) -> dict[str, float]:
             )
         if isinstance(raw, bool) or not isinstance(raw, (int, float)):
             raise SchemaError(f"metrics.{name}: {raw!r} is not a number", reason="bad_value")
-        number = float(raw)
+        number = _as_float(raw)
         if not metric.accepts(number):  # NaN fails both comparisons, so lands here too
             raise SchemaError(
                 f"metrics.{name}: {raw!r} outside the possible range "

@@ -67,6 +67,7 @@ class MqttSource:
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         client.on_subscribe = self._on_subscribe
+        client.on_connect_fail = self._on_connect_fail
         self._client = client
         try:
             client.connect_async(
@@ -131,6 +132,9 @@ class MqttSource:
         self.subscribed = False
         if not self._closed:
             log.warning("lost broker %s (%s); reconnecting", self._settings.url, reason)
+
+    def _on_connect_fail(self, _client: mqtt.Client, _ud: Any) -> None:
+        log.warning("cannot reach broker %s; retrying", self._settings.url)
 
     def _on_subscribe(
         self, _client: mqtt.Client, _ud: Any, _mid: int, reasons: list[ReasonCode], _props: Any

@@ -3,7 +3,7 @@
 Topics, where ``{sensor}`` is the sensor id:
     citytwin/v1/sensors/{sensor}/readings   one reading or a batch, QoS 0 or 1, not retained
     citytwin/v1/sensors/{sensor}/status     "online"/"offline" JSON, retained, set as last will
-    citytwin/v1/alerts/{sensor}             alerts the gateway raises, for local actuators
+    citytwin/v1/alerts/{sensor}             alerts the gateway raises, for local actuators (QoS 1)
 """
 
 from __future__ import annotations
@@ -11,9 +11,12 @@ from __future__ import annotations
 import json
 from typing import Any, Final
 
+from pydantic import ValidationError
+
 from shared import PROTOCOL_VERSION
 from shared.errors import DecodeError, SchemaError
 from shared.reading import Reading, check_metrics, check_sensor_id, check_seq, parse_ts
+from shared.wire.uplink import Alert
 
 PREFIX: Final = "citytwin/v1"
 READINGS_FILTER: Final = f"{PREFIX}/sensors/+/readings"
@@ -99,15 +102,7 @@ def decode_readings(topic_sensor: str, payload: bytes) -> list[Reading]:
         raise DecodeError(
             f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD}", reason="too_large"
         )
-    try:
-        body = json.loads(payload)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise DecodeError(f"payload is not JSON: {exc}", reason="not_json") from exc
-    if not isinstance(body, dict):
-        raise SchemaError("payload: expected a JSON object", reason="not_object")
-    version = body.get("v", PROTOCOL_VERSION)
-    if version != PROTOCOL_VERSION:
-        raise SchemaError(f"v: unsupported protocol version {version!r}", reason="bad_version")
+    body = _json_object(payload)
     sensor = check_sensor_id(body.get("sensor", topic_sensor))
     if sensor != topic_sensor:
         raise SchemaError(
@@ -131,6 +126,39 @@ def decode_readings(topic_sensor: str, payload: bytes) -> list[Reading]:
         except SchemaError as exc:
             raise SchemaError(f"readings[{index}].{exc}", reason=exc.reason) from exc
     return out
+
+
+def encode_alert(alert: Alert) -> bytes:
+    """An alert as the gateway publishes it on ``alert_topic(alert.sensor)``."""
+    body = {"v": PROTOCOL_VERSION, **alert.model_dump(mode="json", exclude_none=True)}
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def decode_alert(payload: bytes) -> Alert:
+    """The alert in a payload published on an alert topic; ContractError otherwise."""
+    body = _json_object(payload)
+    fields = {name: value for name, value in body.items() if name != "v"}
+    try:
+        return Alert.model_validate(fields)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise SchemaError(f"alert: {where}: {first['msg']}", reason="bad_alert") from exc
+
+
+def _json_object(payload: bytes) -> dict[str, Any]:
+    """The JSON object in ``payload``, checked to be of protocol version 1."""
+    try:
+        body = json.loads(payload)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise DecodeError(f"payload is not JSON: {exc}", reason="not_json") from exc
+    if not isinstance(body, dict):
+        raise SchemaError("payload: expected a JSON object", reason="not_object")
+    version = body.get("v", PROTOCOL_VERSION)
+    # true == 1 in Python, so a boolean would pass the comparison alone.
+    if isinstance(version, bool) or version != PROTOCOL_VERSION:
+        raise SchemaError(f"v: unsupported protocol version {version!r}", reason="bad_version")
+    return body
 
 
 def _reading(sensor: str, kind: str, item: dict[str, Any]) -> Reading:

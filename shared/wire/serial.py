@@ -12,6 +12,7 @@ Lines that do not start with ``$`` are noise (boot banners, debug prints) and ar
 from __future__ import annotations
 
 import binascii
+import re
 from typing import Final
 
 from shared.errors import DecodeError, SchemaError
@@ -19,6 +20,8 @@ from shared.reading import Reading, check_metrics, check_sensor_id, check_seq, p
 
 TAG: Final = "CT1"
 MAX_LINE: Final = 1024
+_CRC = re.compile(rb"[0-9A-Fa-f]{4}")
+_ANY_TAG = re.compile(r"CT[0-9]+")
 
 
 def crc16(data: bytes) -> int:
@@ -28,9 +31,9 @@ def crc16(data: bytes) -> int:
 
 def encode_line(reading: Reading) -> bytes:
     """A reading as one framed, checksummed line, CRLF included."""
-    ts = "" if reading.ts is None else f"{reading.ts:.3f}"
+    ts = "" if reading.ts is None else _number(round(reading.ts, 3))
     fields = [TAG, reading.sensor, reading.kind, str(reading.seq), ts]
-    fields += [f"{name}={value:g}" for name, value in reading.metrics.items()]
+    fields += [f"{name}={_number(value)}" for name, value in reading.metrics.items()]
     body = ",".join(fields).encode("ascii")
     return b"$" + body + b"*" + f"{crc16(body):04X}".encode() + b"\r\n"
 
@@ -46,13 +49,10 @@ def decode_line(line: bytes) -> Reading:
         raise DecodeError(f"line of {len(line)} bytes exceeds {MAX_LINE}", reason="too_large")
     frame = line.strip()
     star = frame.rfind(b"*")
-    if not frame.startswith(b"$") or star < 0 or len(frame) - star - 1 != 4:
-        raise DecodeError("frame must be $...*XXXX", reason="bad_frame")
+    if not frame.startswith(b"$") or star < 0 or not _CRC.fullmatch(frame[star + 1 :]):
+        raise DecodeError("frame must be $...*XXXX (4 hex digits)", reason="bad_frame")
     body = frame[1:star]
-    try:
-        sent_crc = int(frame[star + 1 :], 16)
-    except ValueError as exc:
-        raise DecodeError("checksum is not 4 hex digits", reason="bad_frame") from exc
+    sent_crc = int(frame[star + 1 :], 16)
     if crc16(body) != sent_crc:
         raise DecodeError(
             f"checksum mismatch: line says {sent_crc:04X}, content gives {crc16(body):04X}",
@@ -62,6 +62,8 @@ def decode_line(line: bytes) -> Reading:
         fields = body.decode("ascii").split(",")
     except UnicodeDecodeError as exc:
         raise DecodeError("frame is not ASCII", reason="bad_frame") from exc
+    if fields[0] != TAG and _ANY_TAG.fullmatch(fields[0]):
+        raise DecodeError(f"{fields[0]}: unsupported protocol version", reason="bad_version")
     if len(fields) < 6 or fields[0] != TAG:
         raise DecodeError(f"expected {TAG},sensor,kind,seq,ts,metric=value...", reason="bad_frame")
     _, sensor, kind, seq_text, ts_text = fields[:5]
@@ -76,6 +78,12 @@ def decode_line(line: bytes) -> Reading:
         ts=parse_ts(_ts_value(ts_text)),
         metrics=check_metrics(kind, _metric_pairs(fields[5:])),
     )
+
+
+def _number(value: float) -> str:
+    # repr is the shortest text that reads back as the same float; "%g" would keep 6 digits.
+    text = repr(float(value))
+    return text.removesuffix(".0")
 
 
 def _ts_value(text: str) -> float | str | None:

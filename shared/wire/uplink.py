@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import gzip
 import json
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Final, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 from shared import PROTOCOL_VERSION
 from shared.reading import SENSOR_ID
@@ -20,13 +20,15 @@ INGEST_PATH: Final = "/api/v1/ingest"
 MAX_RECORDS: Final = 5000
 MAX_BODY: Final = 8 * 1024 * 1024
 
-SensorId = Annotated[str, Field(pattern=SENSOR_ID.pattern, max_length=64)]
+# pydantic searches a pattern anywhere in the string: anchor it, or "gw 1" would pass as "gw".
+SensorId = Annotated[str, Field(pattern=f"^{SENSOR_ID.pattern}$", max_length=64)]
 Seq = Annotated[int, Field(ge=0)]
 Time = Annotated[float, Field(ge=0)]
 
 
 class _Record(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # NaN and infinity would be serialised as null and then refused by the cloud: stop them here.
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     seq: Seq
 
@@ -52,6 +54,13 @@ class Summary(_Record):
     max_score: Annotated[float, Field(ge=0, le=1)] | None = None
     expected: Annotated[int, Field(ge=0)] | None = None
     late: bool = False
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        _check_order("start", self.start, "end", self.end)
+        _check_order("min", self.min, "max", self.max)
+        _check_order("first_ts", self.first_ts, "last_ts", self.last_ts)
+        return self
 
 
 class Alert(_Record):
@@ -101,6 +110,16 @@ class Gap(_Record):
     count: Annotated[int, Field(ge=0)]
     reason: Literal["shed", "sequence_gap", "dead_letter"]
 
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        _check_order("start", self.start, "end", self.end)
+        return self
+
+
+def _check_order(low_name: str, low: float, high_name: str, high: float) -> None:
+    if low > high:
+        raise ValueError(f"{low_name} ({low}) is after {high_name} ({high})")
+
 
 Record = Annotated[Summary | Alert | Heartbeat | Gap, Field(discriminator="type")]
 
@@ -108,9 +127,9 @@ Record = Annotated[Summary | Alert | Heartbeat | Gap, Field(discriminator="type"
 class Batch(BaseModel):
     """The envelope of one upload."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
-    v: Literal[1] = PROTOCOL_VERSION
+    v: Literal[1] = 1
     gateway: SensorId
     sent_at: Time
     records: Annotated[list[Record], Field(min_length=1, max_length=MAX_RECORDS)]
@@ -119,7 +138,8 @@ class Batch(BaseModel):
 class DesiredState(BaseModel):
     """What the cloud wants the gateway to run; the gateway converges to it."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # Answers are read by gateways that may be older than the cloud: unknown fields are ignored.
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     config_version: int = 0
     model_version: str | None = None
@@ -128,7 +148,7 @@ class DesiredState(BaseModel):
 class IngestResult(BaseModel):
     """The cloud's answer to a batch: every record is durable once this arrives."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     accepted: int
     duplicates: int

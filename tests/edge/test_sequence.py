@@ -19,6 +19,8 @@ from edge.sequence import SequenceTracker, Verdict
         ([5000, 0], Verdict.RESTART, 0),
         ([5000, 0, 1], Verdict.NEW, 0),
         ([5000, 4990], Verdict.NEW, 0),
+        ([0, 1, 2, 0], Verdict.RESTART, 0),  # rebooted early: 0 always starts afresh
+        ([0, 1, 2, 0, 1], Verdict.NEW, 0),
     ],
 )
 def test_verdicts(seqs: list[int], last_verdict: Verdict, last_missing: int) -> None:

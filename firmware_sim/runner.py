@@ -1,0 +1,242 @@
+"""The process: one asyncio task per simulated sensor, all on one clock.
+
+Every sensor connects first; then all start together. Sensor ``i`` of ``n`` samples at
+``origin + (i / n + k) * interval`` for k = 0, 1, 2...: staggered, so a fleet does not publish
+in bursts. It stamps each reading with the simulated time of its tick, which runs ``speed``
+times faster than the wall clock. A sensor that falls behind (a slow broker) skips the ticks
+it missed rather than catching up in a burst, as a sensor on a timer would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import signal
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from firmware_sim import signals
+from firmware_sim.errors import SimError
+from firmware_sim.fleet import SimSensor, make_fleet
+from firmware_sim.settings import SimSettings
+from firmware_sim.transports import Link, LinkFactory
+from firmware_sim.transports.mqtt import MqttLink, MqttOptions
+from shared.reading import MAX_SEQ, Reading
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class RunPlan:
+    """When sensors sample: wall seconds between readings, run time, and the simulated clock."""
+
+    interval: float = 1.0
+    speed: float = 1.0
+    duration: float | None = None  # wall seconds; None runs until stopped
+    start: float | None = None  # simulated epoch time of the origin; None is the wall clock
+
+
+@dataclass(frozen=True, slots=True)
+class SensorReport:
+    """What one sensor did during a run."""
+
+    sensor: str
+    readings: int  # sampled, each with its own sequence number
+    sent: int  # handed to the broker
+
+    @property
+    def lost(self) -> int:
+        """Readings sampled while the broker was unreachable."""
+        return self.readings - self.sent
+
+
+@dataclass(frozen=True, slots=True)
+class FleetReport:
+    """What the whole fleet did during a run."""
+
+    sensors: tuple[SensorReport, ...]
+    elapsed_s: float
+
+    @property
+    def readings(self) -> int:
+        """Readings sampled by all sensors."""
+        return sum(s.readings for s in self.sensors)
+
+    @property
+    def sent(self) -> int:
+        """Readings handed to the broker by all sensors."""
+        return sum(s.sent for s in self.sensors)
+
+    @property
+    def lost(self) -> int:
+        """Readings lost to an unreachable broker, all sensors together."""
+        return self.readings - self.sent
+
+
+@dataclass(frozen=True, slots=True)
+class _Clock:
+    """The run's time origin, in event-loop time and in simulated epoch time."""
+
+    origin: float
+    sim_origin: float
+    plan: RunPlan
+
+    def deadline(self, ticks: float) -> float:
+        """Loop time ``ticks`` intervals after the origin."""
+        return self.origin + ticks * self.plan.interval
+
+    def observed_at(self, ticks: float) -> float:
+        """Simulated epoch time ``ticks`` intervals after the origin."""
+        # Computed from the origin, not from loop time, so observation times are exact.
+        return self.sim_origin + ticks * self.plan.interval * self.plan.speed
+
+
+class _StartLine:
+    """Holds every sensor until all are connected, then gives them one shared clock."""
+
+    def __init__(self, parties: int, plan: RunPlan) -> None:
+        self._barrier = asyncio.Barrier(parties)
+        self._plan = plan
+        self._clock: _Clock | None = None
+
+    async def wait(self) -> _Clock:
+        await self._barrier.wait()
+        if self._clock is None:  # the first sensor released sets the origin for all
+            sim_origin = time.time() if self._plan.start is None else self._plan.start
+            loop_time = asyncio.get_running_loop().time()
+            self._clock = _Clock(loop_time, sim_origin, self._plan)
+        return self._clock
+
+
+async def run_fleet(
+    fleet: tuple[SimSensor, ...],
+    open_link: LinkFactory,
+    plan: RunPlan,
+    stop: asyncio.Event | None = None,
+) -> FleetReport:
+    """Run every sensor of ``fleet`` until ``plan.duration`` elapses or ``stop`` is set."""
+    started = time.monotonic()
+    stop = stop if stop is not None else asyncio.Event()
+    if not fleet:
+        return FleetReport((), 0.0)
+    start_line = _StartLine(len(fleet), plan)
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [
+                group.create_task(
+                    _run_sensor(
+                        sensor, open_link(sensor), plan, index / len(fleet), start_line, stop
+                    )
+                )
+                for index, sensor in enumerate(fleet)
+            ]
+    except BaseExceptionGroup as errors:
+        raise _first_sim_error(errors) from None
+    return FleetReport(tuple(t.result() for t in tasks), time.monotonic() - started)
+
+
+def _first_sim_error(errors: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The first SimError of a group if it holds nothing else, else the group itself."""
+    matched, rest = errors.split(SimError)
+    if matched is None or rest is not None:
+        return errors
+    first: BaseException = matched
+    while isinstance(first, BaseExceptionGroup):
+        first = first.exceptions[0]
+    return first
+
+
+async def _run_sensor(
+    sensor: SimSensor,
+    link: Link,
+    plan: RunPlan,
+    stagger: float,
+    start_line: _StartLine,
+    stop: asyncio.Event,
+) -> SensorReport:
+    state = signals.SignalState()
+    seq = readings = sent = 0
+    async with link:
+        clock = await start_line.wait()
+        end = None if plan.duration is None else clock.origin + plan.duration
+        tick = 0
+        while True:
+            deadline = clock.deadline(stagger + tick)
+            if (end is not None and deadline >= end) or not await _sleep_until(deadline, stop):
+                break
+            # Whole milliseconds, as the wire carries them: replaying the signal model at the
+            # published times then gives back the published values exactly.
+            ts = round(clock.observed_at(stagger + tick), 3)
+            metrics, state = signals.sample(sensor, state, ts)
+            if await link.send(Reading(sensor.id, sensor.kind, seq, ts, metrics)):
+                sent += 1
+            readings += 1
+            seq = (seq + 1) % (MAX_SEQ + 1)
+            tick = _next_tick(tick, clock.origin, stagger, plan.interval)
+    return SensorReport(sensor.id, readings, sent)
+
+
+def _next_tick(tick: int, origin: float, stagger: float, interval: float) -> int:
+    """The first tick after ``tick`` that is not already past."""
+    now = asyncio.get_running_loop().time()
+    return max(tick + 1, math.ceil((now - origin) / interval - stagger))
+
+
+async def _sleep_until(deadline: float, stop: asyncio.Event) -> bool:
+    """Wait until loop time ``deadline``; False if ``stop`` is set first."""
+    if stop.is_set():
+        return False
+    delay = deadline - asyncio.get_running_loop().time()
+    if delay <= 0:
+        return True
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(delay):
+            await stop.wait()
+    return not stop.is_set()
+
+
+async def run(settings: SimSettings, stop: asyncio.Event | None = None) -> FleetReport:
+    """Run the fleet ``settings`` describe against its MQTT broker."""
+    fleet = make_fleet(settings.seed, settings.sensors, settings.prefix)
+    host, port = settings.broker_address
+    options = MqttOptions(host, port, qos=settings.qos)
+    plan = RunPlan(settings.interval, settings.speed, settings.duration)
+    log.info("simulating %d sensors against %s", len(fleet), options.url)
+    return await run_fleet(fleet, lambda sensor: MqttLink(sensor.id, options), plan, stop)
+
+
+def main(settings: SimSettings) -> FleetReport:
+    """Process entry point: run until done, or SIGINT/SIGTERM, then shut every sensor down."""
+    return asyncio.run(_run_until_signalled(settings))
+
+
+async def _run_until_signalled(settings: SimSettings) -> FleetReport:
+    stop = asyncio.Event()
+    with _stop_on_signals(stop):
+        return await run(settings, stop)
+
+
+@contextlib.contextmanager
+def _stop_on_signals(stop: asyncio.Event) -> Iterator[None]:
+    """Set ``stop`` on the first SIGINT or SIGTERM; a second one cancels the run outright."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+
+    def on_signal() -> None:
+        if stop.is_set() and task is not None:
+            task.cancel()
+        stop.set()
+
+    installed = []
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):  # no signal handlers on Windows loops
+            loop.add_signal_handler(signum, on_signal)
+            installed.append(signum)
+    try:
+        yield
+    finally:
+        for signum in installed:
+            loop.remove_signal_handler(signum)

@@ -1,0 +1,65 @@
+"""The simulator's one settings model: command-line options over CITYTWIN_SIM_* variables."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from firmware_sim.errors import SimConfigError
+from firmware_sim.fleet import check_fleet
+from firmware_sim.transports.mqtt import parse_broker_url
+
+Seconds = Annotated[float, Field(gt=0)]
+
+
+class SimSettings(BaseSettings):
+    """Everything ``citytwin sim`` needs, validated before anything connects."""
+
+    model_config = SettingsConfigDict(env_prefix="CITYTWIN_SIM_", extra="forbid", frozen=True)
+
+    broker: str = "mqtt://127.0.0.1:1883"
+    sensors: Annotated[int, Field(ge=1, le=100_000)] = 10
+    seed: Annotated[int, Field(ge=0)] = 0
+    prefix: str = "sim"
+    interval: Seconds = 1.0
+    speed: Seconds = 1.0
+    duration: Seconds | None = None
+    qos: Literal[0, 1] = 0
+
+    @field_validator("broker")
+    @classmethod
+    def _broker_url(cls, value: str) -> str:
+        try:
+            parse_broker_url(value)
+        except SimConfigError as exc:
+            raise ValueError(str(exc)) from exc
+        return value
+
+    @model_validator(mode="after")
+    def _possible_fleet(self) -> SimSettings:
+        try:
+            check_fleet(self.seed, self.sensors, self.prefix)
+        except SimConfigError as exc:
+            raise ValueError(str(exc)) from exc
+        return self
+
+    @property
+    def broker_address(self) -> tuple[str, int]:
+        """Broker host and port."""
+        return parse_broker_url(self.broker)
+
+
+def load(**overrides: Any) -> SimSettings:
+    """Settings from ``overrides`` (None means unset) over CITYTWIN_SIM_* variables."""
+    given = {name: value for name, value in overrides.items() if value is not None}
+    try:
+        return SimSettings(**given)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        message = first["msg"].removeprefix("Value error, ")
+        if not where:  # a check across fields names its field in the message
+            raise SimConfigError(message) from exc
+        raise SimConfigError(f"{where}: {message}", field=where) from exc

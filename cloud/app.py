@@ -1,0 +1,86 @@
+"""The app factory: routers, error mapping, and a lifespan that owns the store."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import TypedDict
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from citytwin import __version__
+from cloud.errors import (
+    AuthError,
+    BatchTooLarge,
+    CloudError,
+    Forbidden,
+    InvalidBatch,
+    StoreError,
+    UnreadableBatch,
+)
+from cloud.routers import entities, gateways, health, ingest
+from cloud.settings import CloudSettings
+from cloud.store import SqliteStore, Store
+
+log = logging.getLogger(__name__)
+
+StoreFactory = Callable[[CloudSettings], Store]
+
+# Looked up along the exception's MRO, so the most specific class wins.
+_STATUS: dict[type[CloudError], int] = {
+    UnreadableBatch: 400,
+    InvalidBatch: 422,
+    BatchTooLarge: 413,
+    AuthError: 401,
+    Forbidden: 403,
+    StoreError: 503,
+}
+_HEADERS: dict[int, dict[str, str]] = {
+    401: {"WWW-Authenticate": "Bearer"},
+    503: {"Retry-After": "1"},
+}
+
+
+class State(TypedDict):
+    """What the lifespan hands to requests (``request.state``)."""
+
+    store: Store
+
+
+def create_app(settings: CloudSettings, *, store_factory: StoreFactory | None = None) -> FastAPI:
+    """The aggregator's ASGI app; nothing is opened until the lifespan starts."""
+    make_store = store_factory or _sqlite_store
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[State]:
+        if settings.dev_mode:
+            log.warning("no gateway tokens configured: anyone can ingest (dev mode)")
+        async with make_store(settings) as store:
+            log.info("cloud aggregator ready (database %s)", settings.database)
+            yield {"store": store}
+        log.info("cloud aggregator stopped")
+
+    app = FastAPI(title="citytwin cloud aggregator", version=__version__, lifespan=lifespan)
+    app.state.settings = settings
+    for module in (ingest, entities, gateways, health):
+        app.include_router(module.router)
+    app.add_exception_handler(CloudError, _cloud_error)
+    return app
+
+
+def _sqlite_store(settings: CloudSettings) -> Store:
+    return SqliteStore(settings.database)
+
+
+async def _cloud_error(request: Request, exc: Exception) -> JSONResponse:
+    status = next((_STATUS[c] for c in type(exc).__mro__ if c in _STATUS), 500)
+    client = request.client.host if request.client else "?"
+    if status >= 500:
+        log.error("%s %s from %s failed: %s", request.method, request.url.path, client, exc)
+    else:
+        log.warning(
+            "%s %s from %s refused (%d): %s", request.method, request.url.path, client, status, exc
+        )
+    return JSONResponse({"detail": str(exc)}, status_code=status, headers=_HEADERS.get(status))

@@ -1,0 +1,110 @@
+"""``citytwin cloud ...``: a thin shell that builds the settings once and runs the app."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import socket
+from pathlib import Path
+from typing import Any
+
+import click
+import uvicorn
+
+from cloud.app import create_app
+from cloud.settings import CloudSettings
+
+_LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+@click.group()
+def group() -> None:
+    """Run the cloud aggregator."""
+
+
+@group.command()
+@click.option("--host", help="Address to listen on.  [default: 127.0.0.1]")
+@click.option("--port", type=int, help="TCP port to listen on.  [default: 8000]")
+@click.option(
+    "--database",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="SQLite file of the twin (created if missing).  [default: citytwin-cloud.db]",
+)
+@click.option(
+    "--gateway-token",
+    "gateway_tokens",
+    metavar="GATEWAY=TOKEN",
+    multiple=True,
+    help="Allow GATEWAY to ingest with TOKEN (repeatable). None: open ingest, for development.",
+)
+@click.option("--log-level", type=click.Choice(_LOG_LEVELS), default="info", show_default=True)
+@click.option("--access-log/--no-access-log", default=False, show_default=True)
+def serve(
+    host: str | None,
+    port: int | None,
+    database: Path | None,
+    gateway_tokens: tuple[str, ...],
+    log_level: str,
+    access_log: bool,
+) -> None:
+    """Serve the ingest and twin API until SIGINT or SIGTERM.
+
+    Options not given come from CITYTWIN_CLOUD_* environment variables, then the defaults.
+    """
+    given: dict[str, Any] = {"host": host, "port": port, "database": database}
+    if gateway_tokens:
+        given["gateway_tokens"] = _parse_tokens(gateway_tokens)
+    settings = CloudSettings(**{k: v for k, v in given.items() if v is not None})
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    sock = _listen(settings.host, settings.port)
+    config = uvicorn.Config(
+        create_app(settings),
+        log_config=None,  # the root logger configured above formats uvicorn's lines too
+        log_level=log_level,
+        access_log=access_log,
+        lifespan="on",
+    )
+    server = uvicorn.Server(config)
+    click.echo(
+        f"citytwin cloud listening on http://{settings.host}:{sock.getsockname()[1]}", err=True
+    )
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+    if not server.started:
+        raise click.ClickException("the aggregator did not start (see the log above)")
+
+
+def _parse_tokens(values: tuple[str, ...]) -> dict[str, str]:
+    tokens: dict[str, str] = {}
+    for value in values:
+        gateway, sep, token = value.partition("=")
+        if not sep or not gateway or not token:
+            raise click.BadParameter(
+                f"{value!r} is not GATEWAY=TOKEN", param_hint="--gateway-token"
+            )
+        if gateway in tokens:
+            raise click.BadParameter(
+                f"gateway {gateway!r} given twice", param_hint="--gateway-token"
+            )
+        tokens[gateway] = token
+    return tokens
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening socket, bound here so a taken port is one clear line, not a traceback."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # proto must say TCP: asyncio sets TCP_NODELAY on accepted connections only then, and
+    # without it every response waits ~40 ms for a delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        reason = "the port is already in use" if exc.errno == errno.EADDRINUSE else exc.strerror
+        raise click.ClickException(f"cannot listen on {host}:{port}: {reason}") from exc
+    return sock

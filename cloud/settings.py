@@ -1,0 +1,74 @@
+"""The aggregator's one settings model, built once by the CLI (or a test) and passed down."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Self
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.reading import SENSOR_ID
+from shared.wire.uplink import MAX_BODY
+
+MIN_TOKEN_LENGTH = 16
+# RFC 6750 b64token, long enough not to be guessed.
+_TOKEN = re.compile(rf"[A-Za-z0-9._~+/-]{{{MIN_TOKEN_LENGTH},}}=*")
+Seconds = Annotated[float, Field(gt=0)]
+
+
+class CloudSettings(BaseSettings):
+    """Everything the aggregator process needs, validated before it starts."""
+
+    model_config = SettingsConfigDict(env_prefix="CITYTWIN_CLOUD_", extra="forbid", frozen=True)
+
+    database: Path = Path("citytwin-cloud.db")
+    host: str = "127.0.0.1"
+    # 0 lets the operating system pick a free port (tests use it).
+    port: Annotated[int, Field(ge=0, le=65535)] = 8000
+    # gateway id -> bearer token; empty means open ingest (dev mode, warned at start-up).
+    gateway_tokens: dict[str, str] = Field(default_factory=dict)
+    stale_after_s: Seconds = 90.0
+    offline_after_s: Seconds = 300.0
+    max_body_bytes: Annotated[int, Field(ge=1024)] = MAX_BODY
+
+    @field_validator("database")
+    @classmethod
+    def _database(cls, value: Path) -> Path:
+        if str(value) in ("", ":memory:"):
+            raise ValueError("needs a file path: readers and the writer use separate connections")
+        if value.is_dir():
+            raise ValueError(f"{value} is a directory, not a database file")
+        if not value.parent.is_dir():
+            raise ValueError(f"directory {value.parent} does not exist")
+        return value
+
+    @field_validator("gateway_tokens")
+    @classmethod
+    def _gateway_tokens(cls, value: dict[str, str]) -> dict[str, str]:
+        for gateway, token in value.items():
+            if not SENSOR_ID.fullmatch(gateway):
+                raise ValueError(f"{gateway!r} is not a gateway id (1-64 of A-Z a-z 0-9 . _ -)")
+            if not _TOKEN.fullmatch(token):
+                raise ValueError(
+                    f"token of {gateway!r} must be {MIN_TOKEN_LENGTH}+ characters "
+                    "of A-Z a-z 0-9 . _ ~ + / -"
+                )
+        if len(set(value.values())) != len(value):
+            raise ValueError("two gateways share a token: each gateway needs its own")
+        return value
+
+    @model_validator(mode="after")
+    def _offline_after_stale(self) -> Self:
+        if self.offline_after_s <= self.stale_after_s:
+            raise ValueError(
+                f"offline_after_s ({self.offline_after_s}) must be greater than "
+                f"stale_after_s ({self.stale_after_s})"
+            )
+        return self
+
+    @property
+    def dev_mode(self) -> bool:
+        """True when ingest is open to anyone (no gateway tokens configured)."""
+        return not self.gateway_tokens

@@ -1,0 +1,105 @@
+"""``citytwin cloud`` as a user runs it: a real process, its exit codes and its messages."""
+
+from __future__ import annotations
+
+import re
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support import batches as b
+from tests.support.cloud import ingest, wait_healthy
+
+CITYTWIN = str(Path(sys.executable).parent / "citytwin")
+TOKEN = "gw-01-token-0123456789"
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [CITYTWIN, *args], check=False, capture_output=True, text=True, timeout=30
+    )
+
+
+@pytest.mark.parametrize("command", [["cloud"], ["cloud", "serve"]])
+def test_every_command_has_help(command: list[str]) -> None:
+    result = run(*command, "--help")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"Usage: citytwin {' '.join(command)} ")
+
+
+def test_serve_help_documents_its_options() -> None:
+    out = run("cloud", "serve", "--help").stdout
+
+    for option in ("--host", "--port", "--database", "--gateway-token GATEWAY=TOKEN"):
+        assert option in out
+
+
+def test_a_taken_port_is_one_clear_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+
+        result = run("cloud", "serve", "--port", str(port), "--database", str(tmp_path / "c.db"))
+
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"Error: cannot listen on 127.0.0.1:{port}: the port is already in use\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--gateway-token", "gw-01"], "Invalid value for --gateway-token: 'gw-01' is not"),
+        (["--gateway-token", "gw-01=short"], "gateway_tokens: Value error, token of 'gw-01'"),
+        (["--port", "-1"], "invalid settings: port: Input should be greater than or equal to 0"),
+    ],
+)
+def test_bad_options_are_refused_with_one_error_line(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    result = run("cloud", "serve", "--database", str(tmp_path / "c.db"), *args)
+
+    assert result.returncode == 2
+    [error] = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert message in error
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("sig", "returncode"), [(signal.SIGTERM, -signal.SIGTERM), (signal.SIGINT, 130)]
+)
+def test_serve_runs_until_a_signal_then_stops_cleanly(
+    tmp_path: Path, sig: signal.Signals, returncode: int
+) -> None:
+    args = [
+        "--port",
+        "0",
+        "--database",
+        str(tmp_path / "c.db"),
+        "--gateway-token",
+        f"gw-01={TOKEN}",
+    ]
+    proc = subprocess.Popen([CITYTWIN, "cloud", "serve", *args], stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr is not None
+        found = re.search(r"http://[\d.]+:\d+", proc.stderr.readline())
+        assert found, "serve did not say where it listens"
+        wait_healthy(found.group())
+        with httpx.Client(base_url=found.group()) as http:
+            assert ingest(http, b.body([b.summary(1)])).status_code == 401
+            assert ingest(http, b.body([b.summary(1)]), token=TOKEN).status_code == 200
+    finally:
+        proc.send_signal(sig)
+        _, log = proc.communicate(timeout=20)
+
+    assert proc.returncode == returncode
+    assert "cloud aggregator stopped" in log
+    assert "Traceback" not in log

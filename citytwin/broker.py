@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -24,13 +25,17 @@ def broker_argv(port: int, workdir: Path) -> tuple[str, list[str]]:
     binary = mosquitto_binary()
     if binary is None:
         return "amqtt", [sys.executable, "-m", "citytwin.broker", str(port)]
-    conf = workdir / f"mosquitto-{port}.conf"
+    state = workdir / f"mosquitto-{port}"
+    state.mkdir(parents=True, exist_ok=True)
+    conf = state / "mosquitto.conf"
+    # Started as root, mosquitto would switch to its own user, who cannot write our folder.
+    user = "user root\n" if os.geteuid() == 0 else ""
     conf.write_text(
         f"listener {port} 127.0.0.1\n"
         "allow_anonymous true\n"
         "persistence true\n"
-        f"persistence_location {workdir}/\n"
-        "max_queued_messages 100000\n"
+        f"persistence_location {state}/\n"
+        "max_queued_messages 100000\n" + user
     )
     return "mosquitto", [binary, "-c", str(conf)]
 

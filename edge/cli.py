@@ -66,6 +66,7 @@ def run(
         level=logging.DEBUG if verbose else logging.INFO,
         format=f"%(asctime)s {settings.gateway_id} %(levelname)s %(name)s: %(message)s",
     )
+    logging.getLogger("httpx").setLevel(logging.DEBUG if verbose else logging.WARNING)
     try:
         asyncio.run(_run_until_signal(Agent(settings)))
     except* EdgeError as group_exc:

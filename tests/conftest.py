@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -43,6 +44,8 @@ class Mosquitto:
         self.port = free_port()
         self.workdir = workdir
         self.conf = workdir / "mosquitto.conf"
+        # As root, mosquitto switches to its own user, who cannot write the test's folder.
+        user = "user root\n" if os.geteuid() == 0 else ""
         self.conf.write_text(
             f"listener {self.port} 127.0.0.1\n"
             "allow_anonymous true\n"
@@ -50,7 +53,7 @@ class Mosquitto:
             f"persistence_location {workdir}/\n"
             "max_queued_messages 0\n"
             "max_inflight_messages 0\n"
-            "message_size_limit 2000000\n"
+            "message_size_limit 2000000\n" + user
         )
         self.proc: subprocess.Popen[bytes] | None = None
 

@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 from click.core import ParameterSource
 
 from firmware_sim import runner
+from firmware_sim.anomalies import Rates
+from firmware_sim.city import generate_city, twin
+from firmware_sim.dataset import DEFAULT_INTERVAL_S, DEFAULT_START, DatasetPlan, make_dataset
 from firmware_sim.errors import SimError
+from firmware_sim.export import write_dataset
 from firmware_sim.fleet import make_fleet
 from firmware_sim.settings import SimSettings, load
 
@@ -144,3 +151,106 @@ def fleet(ctx: click.Context, /, **options: Any) -> None:
     for sensor in make_fleet(settings.seed, settings.sensors, settings.prefix):
         line = {"id": sensor.id, "kind": sensor.kind, "lat": sensor.lat, "lon": sensor.lon}
         click.echo(json.dumps(line))
+
+
+@group.command(epilog=_ENV_NOTE)
+@_fleet_options
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, writable=True, allow_dash=True),
+    default="-",
+    show_default=True,
+    help="File to write the GeoJSON to; - is standard output.",
+)
+@click.pass_context
+def city(ctx: click.Context, /, out: str, **options: Any) -> None:
+    """Write the city of a seed as a GeoJSON FeatureCollection of twin entities.
+
+    Districts, the sea, the river, beaches, buildings, road segments, gateways, streetlights,
+    departments and the fleet's sensors (the same ids as `sim run` with the same options),
+    each with its category, type, attributes and relationships. See docs/simulator.md.
+    """
+    settings = _settings(ctx, options)
+    text = twin.dumps(generate_city(settings.seed, settings.sensors, settings.prefix))
+    if out == "-":
+        click.echo(text, nl=False)
+        return
+    try:
+        Path(out).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise click.ClickException(f"out: cannot write {out}: {exc.strerror}") from exc
+    click.echo(f"wrote {out}", err=True)
+
+
+@group.command()
+@click.option("--days", type=float, default=14.0, show_default=True, help="Days to simulate.")
+@click.option("--sensors", type=int, default=200, show_default=True, help="Number of sensors.")
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="The same seed, the same bytes."
+)
+@click.option("--prefix", default="sim", show_default=True, help="Start of every sensor id.")
+@click.option(
+    "--interval",
+    type=float,
+    default=DEFAULT_INTERVAL_S,
+    show_default=True,
+    help="Seconds between two readings of a sensor.",
+)
+@click.option(
+    "--start",
+    type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
+    default=datetime.fromtimestamp(DEFAULT_START, UTC).strftime("%Y-%m-%d"),
+    show_default=True,
+    help="First sample, in UTC.",
+)
+@click.option(
+    "--fault-rate",
+    type=float,
+    default=Rates().faults_per_sensor_day,
+    show_default=True,
+    help="Sensor faults per sensor and day.",
+)
+@click.option(
+    "--event-rate",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="Multiplies how often traffic incidents and pollution episodes happen.",
+)
+@click.option("--out", type=click.Path(file_okay=False), required=True, help="Folder to write.")
+def export(
+    days: float,
+    sensors: int,
+    seed: int,
+    prefix: str,
+    interval: float,
+    start: datetime,
+    fault_rate: float,
+    event_rate: float,
+    out: str,
+) -> None:
+    """Write a labelled dataset (readings, labels, sensors, weather, city) without a broker.
+
+    Readings go to one CSV per sensor kind, anomalies to labels.csv; docs/simulator.md
+    describes every file and column. The same options give byte-identical files.
+    """
+    defaults = Rates()
+    rates = Rates(
+        faults_per_sensor_day=fault_rate,
+        incidents_per_day=defaults.incidents_per_day * event_rate,
+        episodes_per_day=defaults.episodes_per_day * event_rate,
+    )
+    plan = DatasetPlan(seed, sensors, days, interval, start.replace(tzinfo=UTC).timestamp(),
+                       prefix, rates)  # fmt: skip
+    began = time.perf_counter()
+    try:
+        report = write_dataset(make_dataset(plan), Path(out))
+    except SimError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except OSError as exc:
+        raise click.ClickException(f"out: cannot write {out}: {exc.strerror}") from exc
+    click.echo(
+        f"wrote {report.readings} readings and {report.labels} labels to {out} "
+        f"in {time.perf_counter() - began:.1f} s",
+        err=True,
+    )

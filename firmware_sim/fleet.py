@@ -14,6 +14,7 @@ from typing import Final
 
 import numpy as np
 
+from firmware_sim import streams
 from firmware_sim.errors import SimConfigError
 from shared.catalogue import KINDS
 from shared.reading import SENSOR_ID
@@ -35,8 +36,8 @@ _KM_PER_DEGREE: Final = 111.32
 _MAX_OFFSET: Final = 2.5
 _MAX_PHASE_H: Final = 0.5
 # Stream tags keep the fleet's draws independent of the signal noise drawn for the same sensor.
-FLEET_STREAM: Final = 0
-NOISE_STREAM: Final = 1
+FLEET_STREAM: Final = streams.FLEET
+NOISE_STREAM: Final = streams.NOISE
 
 
 @dataclass(frozen=True, slots=True)

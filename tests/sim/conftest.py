@@ -14,6 +14,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from firmware_sim.dataset import Dataset, DatasetPlan, make_dataset
 from shared.reading import Reading
 from shared.wire.mqtt import decode_readings, decode_status, sensor_from_topic
 from tests.conftest import Mosquitto
@@ -107,3 +108,9 @@ def citytwin_command() -> list[str]:
     if script.exists():
         return [str(script)]
     return [sys.executable, "-c", "from citytwin.cli import main; main()"]
+
+
+@pytest.fixture(scope="session")
+def two_weeks() -> Dataset:
+    """Two weeks of 200 sensors of city 7 at 5-minute steps: made once, never changed."""
+    return make_dataset(DatasetPlan(seed=7, sensors=200, days=14))

@@ -53,8 +53,14 @@ class LazyGroup(click.Group):
 def _missing(name: str, short_help: str, extra: str, exc: ModuleNotFoundError) -> click.Command:
     """A stand-in command that explains which extra to install."""
 
-    @click.command(name, short_help=f"{short_help} (needs citytwin[{extra}])")
-    def stand_in() -> None:
+    @click.command(
+        name,
+        short_help=f"{short_help} (needs citytwin[{extra}])",
+        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+        add_help_option=False,
+    )
+    @click.argument("args", nargs=-1, type=click.UNPROCESSED)
+    def stand_in(args: tuple[str, ...]) -> None:  # noqa: ARG001 (whatever was typed)
         raise click.ClickException(
             f"'citytwin {name}' needs the {extra} extra ({exc.name} is missing): "
             f"pip install 'citytwin[{extra}]'"

@@ -19,6 +19,7 @@ _GROUPS = {
     "edge": ("edge.cli", "group", "Run and inspect the gateway agent.", "edge"),
     "cloud": ("cloud.cli", "group", "Run the cloud aggregator.", "cloud"),
     "sim": ("firmware_sim.cli", "group", "Simulate sensors and a city.", "sim"),
+    "model": ("training.cli", "group", "Train, evaluate and export anomaly models.", "train"),
     "demo": ("citytwin.demo", "command", "Run the whole system on this machine.", "all"),
 }
 

@@ -20,7 +20,7 @@ def test_root_help_lists_every_group_without_importing_them() -> None:
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
-    for group in ("cloud", "demo", "edge", "sim"):
+    for group in ("cloud", "demo", "edge", "model", "sim"):
         assert f"  {group} " in result.stdout
     assert result.stdout.strip().endswith("False")  # listing did not import the cloud
 

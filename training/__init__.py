@@ -1,0 +1,1 @@
+"""Off-gateway work on anomaly models: training, ONNX export and quantisation, evaluation."""

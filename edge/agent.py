@@ -15,10 +15,14 @@ from edge.sources.base import Source
 from edge.sources.mqtt import MqttSource
 from edge.store import Store
 from edge.uplink import CloudClient, Uplink
+from edge.windows import WindowSummary
 
 log = logging.getLogger(__name__)
 
 _FLUSH_TIMEOUT_S = 3.0
+# Stored readings whose sequence numbers are reloaded at start-up, so messages the broker
+# delivers again after a crash are recognised as duplicates.
+_RECENT_FOR_SEQUENCES = 100_000
 
 
 class _Shutdown(Exception):
@@ -31,7 +35,11 @@ class Agent:
     def __init__(self, settings: EdgeSettings) -> None:
         self.settings = settings
         self.pipeline = Pipeline(settings)
-        self.store = Store(settings.db_path, dead_letter_max=settings.store.dead_letter_max)
+        self.store = Store(
+            settings.db_path,
+            dead_letter_max=settings.store.dead_letter_max,
+            ring_max=settings.store.ring_max,
+        )
         self.uplink: Uplink | None = None
         self.source = MqttSource(settings.mqtt, client_id=f"citytwin-edge-{settings.gateway_id}")
 
@@ -39,6 +47,12 @@ class Agent:
         """Run until ``stop`` is set, then flush windows and the outbox and return."""
         settings = self.settings
         await asyncio.to_thread(self.store.open)
+        recovery = await asyncio.to_thread(self.store.recover, _RECENT_FOR_SEQUENCES)
+        self.pipeline.restore(recovery)
+        if self.pipeline.counters.replayed:
+            log.info(
+                "replayed %d stored readings into open windows", self.pipeline.counters.replayed
+            )
         client = CloudClient(settings.cloud, settings.gateway_id)
         self.uplink = Uplink(settings.cloud, self.store, client)
         source = self.source
@@ -59,9 +73,7 @@ class Agent:
     async def _finish(self, client: CloudClient) -> None:
         # Nothing accepted may stay only in memory: close every window into the outbox.
         try:
-            await self.store.append(
-                [w.record() for w in self.pipeline.windows.close_all()], time.time()
-            )
+            await self._save_windows(self.pipeline.windows.close_all())
         except StoreError:
             log.exception("could not save the open windows at shutdown")
         if self.uplink is not None:
@@ -72,10 +84,10 @@ class Agent:
     async def _ingest(self, source: Source) -> None:
         async for batch in source.batches():
             outcome = self.pipeline.process(batch)
-            if outcome.rejections:
-                await self.store.dead_letter([r.row() for r in outcome.rejections])
-                for rejection in outcome.rejections[:3]:
-                    log.warning("dead letter (%s): %s", rejection.message.channel, rejection.detail)
+            await self.store.store_batch(outcome.stored, [r.row() for r in outcome.rejections])
+            source.ack(batch)  # only now: a crash before the commit leaves them with the broker
+            for rejection in outcome.rejections[:3]:
+                log.warning("dead letter (%s): %s", rejection.message.channel, rejection.detail)
 
     async def _close_windows(self) -> None:
         tick = min(1.0, self.settings.windows.length_s / 4)
@@ -83,7 +95,15 @@ class Agent:
             await asyncio.sleep(tick)
             closed = self.pipeline.close_due(time.time())
             if closed:
-                await self.store.append([w.record() for w in closed], time.time())
+                await self._save_windows(closed)
+
+    async def _save_windows(self, closed: list[WindowSummary]) -> None:
+        await self.store.close_windows(
+            [w.record() for w in closed],
+            [(w.sensor, w.metric, w.start, w.through_id) for w in closed],
+            self.pipeline.replay_from(),
+            time.time(),
+        )
 
     async def _heartbeats(self, health: Health) -> None:
         while True:

@@ -1,14 +1,18 @@
-"""From raw message batches to readings, rejections and closed windows. No I/O here."""
+"""From raw message batches to stored readings, rejections and closed windows. No I/O here."""
 
 from __future__ import annotations
 
+import json
+import math
 from dataclasses import dataclass, field
 
 from edge.decode import Rejection, decode
 from edge.sequence import SequenceTracker, Verdict
 from edge.settings import EdgeSettings
 from edge.sources.base import RawMessage
+from edge.store import ReadingRow, Recovery
 from edge.windows import Windows, WindowSummary
+from shared.reading import Reading
 
 
 @dataclass(slots=True)
@@ -21,13 +25,15 @@ class Counters:
     restarts: int = 0
     missing: int = 0
     dead_letters: int = 0
+    replayed: int = 0
     rejected_by_reason: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What one batch produced for the store."""
+    """What one batch produced for the store: readings to keep, messages to dead-letter."""
 
+    stored: list[ReadingRow]
     rejections: list[Rejection]
 
 
@@ -39,9 +45,11 @@ class Pipeline:
         self._sequences = SequenceTracker()
         self.windows = Windows(settings.windows.length_s, settings.windows.lateness_s)
         self.counters = Counters()
+        self._next_id = 1
 
     def process(self, batch: list[RawMessage]) -> Outcome:
-        """Feed one batch through; returns what must be dead-lettered."""
+        """Feed one batch through; returns what the store must keep before the batch is acked."""
+        stored: list[ReadingRow] = []
         rejections: list[Rejection] = []
         counters = self.counters
         counters.messages += len(batch)
@@ -54,21 +62,58 @@ class Pipeline:
                 )
                 continue
             for reading in result:
-                seen = self._sequences.observe(reading.sensor, reading.seq)
-                if seen.verdict is Verdict.DUPLICATE:
-                    counters.duplicates += 1
+                if not self._is_new(reading):
                     continue
-                counters.restarts += seen.verdict is Verdict.RESTART
-                counters.missing += seen.missing
-                counters.readings += 1
-                assert reading.ts is not None  # decode() stamps readings that had no time
-                self.windows.add(
-                    reading.sensor, reading.kind, reading.seq, reading.ts, reading.metrics,
-                    message.received_at,
-                )  # fmt: skip
+                rid = self._next_id
+                self._next_id += 1
+                self.windows.add(reading, rid=rid, now=message.received_at)
+                stored.append(_row(rid, message.received_at, reading))
+        counters.readings += len(stored)
         counters.dead_letters += len(rejections)
-        return Outcome(rejections)
+        return Outcome(stored, rejections)
+
+    def _is_new(self, reading: Reading) -> bool:
+        assert reading.ts is not None
+        seen = self._sequences.observe(reading.sensor, reading.seq, reading.ts)
+        if seen.verdict is Verdict.DUPLICATE:
+            self.counters.duplicates += 1
+            return False
+        self.counters.restarts += seen.verdict is Verdict.RESTART
+        self.counters.missing += seen.missing
+        return True
+
+    def restore(self, recovery: Recovery) -> None:
+        """Rebuild sequence state and open windows from the store after a restart or crash."""
+        self._next_id = recovery.next_id
+        length = self.windows.length
+        for sensor, metric, start in recovery.closed:
+            self.windows.mark_closed(sensor, metric, start + length)
+        for row in recovery.readings:
+            self._sequences.observe(row.sensor, row.seq, row.ts)
+            if row.id < recovery.replay_from:
+                continue  # already in a summary: only its sequence number matters
+            start = math.floor(row.ts / length) * length
+            metrics = {
+                metric: value
+                for metric, value in json.loads(row.metrics).items()
+                if recovery.closed.get((row.sensor, metric, start), 0) < row.id
+            }
+            if metrics:
+                reading = Reading(row.sensor, row.kind, row.seq, row.ts, metrics)
+                self.windows.add(reading, rid=row.id, now=row.received)
+                self.counters.replayed += 1
+
+    def replay_from(self) -> int:
+        """The lowest reading id a restart would have to replay."""
+        oldest = self.windows.oldest_open_id()
+        return self._next_id if oldest is None else oldest
 
     def close_due(self, now: float) -> list[WindowSummary]:
         """Windows that are complete at gateway time ``now``."""
         return self.windows.close_due(now)
+
+
+def _row(rid: int, received: float, reading: Reading) -> ReadingRow:
+    assert reading.ts is not None  # the decoder stamps readings that came without a time
+    metrics = json.dumps(reading.metrics, separators=(",", ":"))
+    return ReadingRow(rid, received, reading.sensor, reading.kind, reading.seq, reading.ts, metrics)

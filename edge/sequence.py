@@ -1,18 +1,18 @@
-"""Per-sensor sequence tracking: duplicates, gaps and restarts, from sequence numbers alone.
+"""Per-sensor sequence tracking: duplicates, gaps and restarts, from sequence numbers and time.
 
-Each sensor numbers its readings 0, 1, 2, ... . The tracker remembers the highest number seen
-and which of the previous ``WINDOW`` numbers arrived, so a re-delivered reading (MQTT QoS 1
-after a reconnect) is recognised as a duplicate while a late one still counts.
+Each sensor numbers its readings 0, 1, 2, ... . The tracker remembers the highest number seen,
+which of the previous ``WINDOW`` numbers arrived and the latest observation time, so a
+re-delivered reading (MQTT QoS 1 after a reconnect or a broker restart) is recognised as a
+duplicate while a late one still counts.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import Enum
 
 WINDOW = 1024
-# A number this far below the highest seen means the sensor rebooted and started again.
-_RESTART_BELOW = WINDOW
 
 
 class Verdict(Enum):
@@ -27,6 +27,7 @@ class Verdict(Enum):
 class _SensorSeq:
     high: int
     seen: int  # bit i set: reading high - i arrived
+    latest_ts: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,25 +44,27 @@ class SequenceTracker:
     def __init__(self) -> None:
         self._sensors: dict[str, _SensorSeq] = {}
 
-    def observe(self, sensor: str, seq: int) -> Observation:
-        """Record ``seq`` for ``sensor`` and classify it."""
+    def observe(self, sensor: str, seq: int, ts: float = -math.inf) -> Observation:
+        """Record ``seq`` (observed at ``ts``) for ``sensor`` and classify it."""
         state = self._sensors.get(sensor)
         if state is None:
-            self._sensors[sensor] = _SensorSeq(seq, 1)
+            self._sensors[sensor] = _SensorSeq(seq, 1, ts)
             return Observation(Verdict.NEW)
         if seq > state.high:
             missing = seq - state.high - 1
             state.seen = ((state.seen << (seq - state.high)) | 1) & ((1 << WINDOW) - 1)
             state.high = seq
+            state.latest_ts = max(state.latest_ts, ts)
             return Observation(Verdict.NEW, missing)
         back = state.high - seq
-        # Sequence 0 after anything higher is a reboot (the protocol says so); so is a number
-        # far below the highest, from a sensor that rebooted while we were not listening.
-        if seq == 0 or back >= _RESTART_BELOW:
-            self._sensors[sensor] = _SensorSeq(seq, 1)
+        bit = 1 << back if back < WINDOW else 0
+        # Far below, or a number already seen but observed after everything seen so far: the
+        # sensor rebooted. A redelivered copy carries its original, older time.
+        if back >= WINDOW or (state.seen & bit and ts > state.latest_ts):
+            self._sensors[sensor] = _SensorSeq(seq, 1, ts)
             return Observation(Verdict.RESTART)
-        bit = 1 << back
         if state.seen & bit:
             return Observation(Verdict.DUPLICATE)
         state.seen |= bit
+        state.latest_ts = max(state.latest_ts, ts)
         return Observation(Verdict.NEW)

@@ -13,11 +13,11 @@ Late and out-of-order policy (also in docs/protocol.md):
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from shared import stats
+from shared.reading import Reading
 from shared.stats import Stats
 
 Key = tuple[str, str, float]  # sensor, metric, window start
@@ -38,6 +38,7 @@ class WindowSummary:
     last_value: float
     expected: int | None
     late: bool
+    through_id: int  # the highest stored-reading id this summary includes (crash recovery)
     anomalies: int = 0
     max_score: float | None = None
 
@@ -80,6 +81,8 @@ class _Open:
     restarted: bool
     late: bool
     touched: float
+    first_id: int
+    last_id: int
 
 
 class Windows:
@@ -95,31 +98,41 @@ class Windows:
     def __len__(self) -> int:
         return len(self._open)
 
-    def add(
-        self, sensor: str, kind: str, seq: int, ts: float, metrics: Mapping[str, float], now: float
-    ) -> None:
-        """Add one reading (all its metrics) observed at ``ts``, arriving at ``now``."""
+    def add(self, reading: Reading, *, rid: int, now: float) -> None:
+        """Add one stored reading (id ``rid``, all its metrics) that arrived at ``now``."""
+        ts, sensor, seq = reading.ts, reading.sensor, reading.seq
+        assert ts is not None  # the decoder stamps readings that came without a time
         start = math.floor(ts / self.length) * self.length
         if ts > self._watermark.get(sensor, -math.inf):
             self._watermark[sensor] = ts
-        for metric, value in metrics.items():
+        for metric, value in reading.metrics.items():
             key = (sensor, metric, start)
             window = self._open.get(key)
             if window is None:
                 late = start < self._closed_until.get((sensor, metric), -math.inf)
                 self._open[key] = _Open(
-                    kind, Stats(1, value, value, value, 0.0), ts, ts, value, seq, seq,
-                    False, late, now,
+                    reading.kind, Stats(1, value, value, value, 0.0), ts, ts, value, seq, seq,
+                    False, late, now, rid, rid,
                 )  # fmt: skip
                 continue
             window.stats = stats.add(window.stats, value)
             window.touched = now
+            window.last_id = max(window.last_id, rid)
             window.first_ts = min(window.first_ts, ts)
             if ts >= window.last_ts:
                 window.last_ts, window.last_value = ts, value
             if seq < window.seq_lo - 1024:
                 window.restarted = True  # numbering restarted: completeness unknown
             window.seq_lo, window.seq_hi = min(window.seq_lo, seq), max(window.seq_hi, seq)
+
+    def mark_closed(self, sensor: str, metric: str, end: float) -> None:
+        """Remember that a window of this metric ending at ``end`` was already summarised."""
+        bound = self._closed_until.get((sensor, metric), -math.inf)
+        self._closed_until[(sensor, metric)] = max(bound, end)
+
+    def oldest_open_id(self) -> int | None:
+        """The lowest stored-reading id still only in an open window (where replay starts)."""
+        return min((w.first_id for w in self._open.values()), default=None)
 
     def close_due(self, now: float) -> list[WindowSummary]:
         """Close and return every window that is complete by the policy above."""
@@ -140,10 +153,9 @@ class Windows:
         sensor, metric, start = key
         w = self._open.pop(key)
         end = start + self.length
-        bound = self._closed_until.get((sensor, metric), -math.inf)
-        self._closed_until[(sensor, metric)] = max(bound, end)
+        self.mark_closed(sensor, metric, end)
         expected = None if w.restarted else w.seq_hi - w.seq_lo + 1
         return WindowSummary(
             sensor, w.kind, metric, start, end, w.stats, w.first_ts, w.last_ts, w.last_value,
-            expected, w.late,
+            expected, w.late, w.last_id,
         )  # fmt: skip

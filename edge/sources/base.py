@@ -18,6 +18,9 @@ class RawMessage:
     channel: str  # MQTT topic or serial port
     payload: bytes
     received_at: float
+    # What the transport needs to confirm delivery once the message is stored (MQTT: mid, QoS).
+    mid: int = 0
+    qos: int = 0
 
 
 class Source(Protocol):
@@ -34,4 +37,8 @@ class Source(Protocol):
 
     def batches(self) -> AsyncIterator[list[RawMessage]]:
         """Batches of messages in arrival order; ends when the source is closed."""
+        ...
+
+    def ack(self, batch: list[RawMessage]) -> None:
+        """Confirm a batch to its senders: it is stored, they may forget it."""
         ...

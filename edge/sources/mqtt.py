@@ -61,7 +61,9 @@ class MqttSource:
         )
         if self._settings.username is not None:
             client.username_pw_set(self._settings.username, self._settings.password)
-        client.max_inflight_messages_set(1000)
+        # Acknowledge QoS 1 messages only once they are stored: a crash before the commit
+        # leaves them with the broker, which delivers them again.
+        client.manual_ack_set(True)
         client.reconnect_delay_set(min_delay=1, max_delay=30)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
@@ -108,6 +110,15 @@ class MqttSource:
             if closed:
                 return
 
+    def ack(self, batch: list[RawMessage]) -> None:
+        """PUBACK every QoS 1 message of a stored batch, in arrival order."""
+        client = self._client
+        if client is None:
+            return
+        for message in batch:
+            if message.qos:
+                client.ack(message.mid, message.qos)
+
     # -- paho thread -------------------------------------------------------------------------
 
     def _on_connect(
@@ -144,7 +155,9 @@ class MqttSource:
             log.error("broker %s refused our subscription: %s", self._settings.url, reasons)
 
     def _on_message(self, _client: mqtt.Client, _ud: Any, message: mqtt.MQTTMessage) -> None:
-        raw = RawMessage("mqtt", message.topic, bytes(message.payload), time.time())
+        raw = RawMessage(
+            "mqtt", message.topic, bytes(message.payload), time.time(), message.mid, message.qos
+        )
         with self._lock:
             while len(self._pending) >= self._settings.queue_max and not self._closed:
                 self._room.wait(timeout=1.0)

@@ -1,5 +1,5 @@
-"""The gateway's SQLite store: outbox and dead letters, written by one thread."""
+"""The gateway's SQLite store: readings ring, outbox and dead letters, written by one thread."""
 
-from edge.store.sqlite import OutboxRow, Store
+from edge.store.sqlite import OutboxRow, ReadingRow, Recovery, Store
 
-__all__ = ["OutboxRow", "Store"]
+__all__ = ["OutboxRow", "ReadingRow", "Recovery", "Store"]

@@ -41,3 +41,32 @@ def m001_outbox(db: Database) -> None:
         " payload BLOB NOT NULL)"
     )
     db.execute("CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)")
+
+
+@migrations()
+def m002_readings(db: Database) -> None:
+    """Accepted readings (a bounded ring) and what window summaries already include.
+
+    A reading is acknowledged to the broker only after it is stored here, and the summary of a
+    window records the highest reading id it includes, so after a crash the agent rebuilds its
+    open windows from this table without losing or double-counting anything.
+    """
+    db.execute(
+        "CREATE TABLE readings ("
+        " id INTEGER PRIMARY KEY,"
+        " received REAL NOT NULL,"
+        " sensor TEXT NOT NULL,"
+        " kind TEXT NOT NULL,"
+        " seq INTEGER NOT NULL,"
+        " ts REAL NOT NULL,"
+        " metrics TEXT NOT NULL)"
+    )
+    db.execute(
+        "CREATE TABLE closed_windows ("
+        " sensor TEXT NOT NULL,"
+        " metric TEXT NOT NULL,"
+        " start REAL NOT NULL,"
+        " through_id INTEGER NOT NULL,"
+        " PRIMARY KEY (sensor, metric, start)) WITHOUT ROWID"
+    )
+    db.execute("INSERT INTO counters (name, value) VALUES ('replay_from', 1)")

@@ -4,8 +4,9 @@ All writes go through one thread fed by a queue, each batch of queued jobs in on
 transaction (WAL, synchronous=NORMAL: a crashed process loses nothing committed; a power cut
 may lose the last fraction of a second but never corrupts the file). Callers await the commit.
 
-Overflow policy: at most ``_MAX_JOBS`` jobs wait for the writer; a caller beyond that awaits a
-free place, which slows the pipeline and, through it, the MQTT source (backpressure, no loss).
+Overflow policy: every producer (ingest, window closing, uplink acks, heartbeats) awaits its own
+job before queueing another, so the queue holds at most one job per task; a slow disk slows the
+pipeline and, through it, the MQTT source, and the broker holds the backlog (no loss).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlite_utils import Database
 
@@ -28,9 +29,39 @@ from edge.store.schema import migrations
 
 log = logging.getLogger(__name__)
 
-_MAX_JOBS = 1000
 _SHUTDOWN = object()
 Job = Callable[[sqlite3.Connection], Any]
+
+_INSERT_OUTBOX = "INSERT INTO outbox (priority, type, created, body) VALUES (?, ?, ?, ?)"
+DeadLetterRow = tuple[float, str, str, str, str, bytes]  # received, transport, channel, reason..
+WindowMark = tuple[str, str, float, int]  # sensor, metric, window start, highest reading id
+
+
+class ReadingRow(NamedTuple):
+    """An accepted reading as the ring keeps it."""
+
+    id: int
+    received: float
+    sensor: str
+    kind: str
+    seq: int
+    ts: float
+    metrics: str  # JSON object
+
+
+@dataclass(frozen=True, slots=True)
+class Recovery:
+    """The store's memory of unfinished work, read once at start-up."""
+
+    replay_from: int
+    next_id: int
+    readings: list[ReadingRow]
+    closed: dict[tuple[str, str, float], int]
+
+
+def _json(record: dict[str, Any]) -> str:
+    return json.dumps(record, separators=(",", ":"))
+
 
 # Lower numbers leave first: alerts, then gap reports and heartbeats, then summaries.
 PRIORITY = {"alert": 0, "gap": 1, "heartbeat": 1, "summary": 2}
@@ -75,11 +106,11 @@ def connect(path: Path) -> sqlite3.Connection:
 class Store:
     """Outbox and dead letters in one SQLite file."""
 
-    def __init__(self, path: Path, *, dead_letter_max: int) -> None:
+    def __init__(self, path: Path, *, dead_letter_max: int, ring_max: int = 500_000) -> None:
         self.path = path
         self._dead_letter_max = dead_letter_max
+        self._ring_max = ring_max
         self._jobs: queue.Queue[object] = queue.Queue()
-        self._slots = asyncio.Semaphore(_MAX_JOBS)
         self._thread: threading.Thread | None = None
         self._reader: sqlite3.Connection | None = None
         self._read_lock = threading.Lock()
@@ -110,13 +141,16 @@ class Store:
 
     # -- writes ------------------------------------------------------------------------------
 
-    async def submit(self, job: Job) -> Any:
-        """Run ``job(conn)`` on the writer inside a transaction; returns once committed."""
-        async with self._slots:
-            loop = asyncio.get_running_loop()
-            future: asyncio.Future[Any] = loop.create_future()
-            self._jobs.put((job, future, loop))
-            return await future
+    def submit(self, job: Job) -> asyncio.Future[Any]:
+        """Queue ``job(conn)`` for the writer now; the future resolves once it is committed.
+
+        Queueing happens before the caller's next await, so jobs commit in the order the
+        event loop created them (a summary never commits before the readings it includes).
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._jobs.put((job, future, loop))
+        return future
 
     async def append(self, records: Iterable[dict[str, Any]], now: float) -> None:
         """Queue records for the cloud (each a dict with a ``type``)."""
@@ -137,24 +171,77 @@ class Store:
             lambda c: c.executemany("DELETE FROM outbox WHERE seq = ?", [(s,) for s in seqs])
         )
 
-    async def dead_letter(self, rows: list[tuple[float, str, str, str, str, bytes]]) -> None:
-        """Keep rejected messages (received, transport, channel, reason, detail, payload)."""
-        keep = self._dead_letter_max
+    def store_batch(
+        self, readings: list[ReadingRow], rejected: list[DeadLetterRow]
+    ) -> asyncio.Future[Any]:
+        """Keep accepted readings (bounded ring) and rejected messages (bounded) in one commit."""
+        ring, keep = self._ring_max, self._dead_letter_max
 
         def job(conn: sqlite3.Connection) -> None:
-            conn.executemany(
-                "INSERT INTO dead_letters"
-                " (received, transport, channel, reason, detail, size, payload)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(r[0], r[1], r[2], r[3], r[4], len(r[5]), r[5][:65536]) for r in rows],
-            )
-            # Bounded: the oldest go first; the counter in heartbeats still counts them.
-            conn.execute(
-                "DELETE FROM dead_letters WHERE id <= (SELECT MAX(id) FROM dead_letters) - ?",
-                [keep],
-            )
+            if readings:
+                conn.executemany(
+                    "INSERT INTO readings (id, received, sensor, kind, seq, ts, metrics)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    readings,
+                )
+                # The ring forgets the oldest readings, but never one an open window still needs.
+                conn.execute(
+                    "DELETE FROM readings WHERE id <= ? AND id < (SELECT value FROM counters"
+                    " WHERE name = 'replay_from')",
+                    [readings[-1][0] - ring],
+                )
+            if rejected:
+                conn.executemany(
+                    "INSERT INTO dead_letters"
+                    " (received, transport, channel, reason, detail, size, payload)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [(r[0], r[1], r[2], r[3], r[4], len(r[5]), r[5][:65536]) for r in rejected],
+                )
+                # Bounded: the oldest go first; the counter in heartbeats still counts them.
+                conn.execute(
+                    "DELETE FROM dead_letters WHERE id <= (SELECT MAX(id) FROM dead_letters) - ?",
+                    [keep],
+                )
 
-        await self.submit(job)
+        return self.submit(job)
+
+    def close_windows(
+        self, records: list[dict[str, Any]], marks: list[WindowMark], replay_from: int, now: float
+    ) -> asyncio.Future[Any]:
+        """Queue window summaries and record, in the same commit, which readings they include."""
+        rows = [(PRIORITY[r["type"]], r["type"], now, _json(r)) for r in records]
+
+        def job(conn: sqlite3.Connection) -> None:
+            conn.executemany(_INSERT_OUTBOX, rows)
+            conn.executemany(
+                "INSERT INTO closed_windows (sensor, metric, start, through_id) VALUES (?,?,?,?)"
+                " ON CONFLICT DO UPDATE SET through_id = MAX(through_id, excluded.through_id)",
+                marks,
+            )
+            conn.execute("UPDATE counters SET value = ? WHERE name = 'replay_from'", [replay_from])
+
+        return self.submit(job)
+
+    def recover(self, recent: int) -> Recovery:
+        """What a restarted agent needs: readings to replay and what summaries already hold."""
+        replay_from = self._read("SELECT value FROM counters WHERE name = 'replay_from'", [])[0][0]
+        last = self._read("SELECT COALESCE(MAX(id), 0) FROM readings", [])[0][0]
+        start = min(replay_from, last - recent + 1)
+        rows = self._read(
+            "SELECT id, received, sensor, kind, seq, ts, metrics FROM readings"
+            " WHERE id >= ? ORDER BY id",
+            [start],
+        )
+        closed = self._read(
+            "SELECT sensor, metric, start, through_id FROM closed_windows WHERE through_id >= ?",
+            [replay_from],
+        )
+        return Recovery(
+            replay_from=replay_from,
+            next_id=last + 1,
+            readings=[ReadingRow(*r) for r in rows],
+            closed={(r[0], r[1], r[2]): r[3] for r in closed},
+        )
 
     def _write_loop(self, conn: sqlite3.Connection) -> None:
         while True:

@@ -69,10 +69,14 @@ def publisher(broker: Mosquitto) -> mqtt.Client:
     return client
 
 
-async def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    """Wait for ``predicate`` to hold, checking every 50 ms."""
+async def wait_until(
+    predicate: Callable[[], bool],
+    timeout: float = 10.0,
+    what: Callable[[], str] = lambda: "",
+) -> None:
+    """Wait for ``predicate`` to hold, checking every 50 ms; ``what`` describes a failure."""
     deadline = asyncio.get_running_loop().time() + timeout
     while not predicate():
         if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
+            raise AssertionError(f"condition not met in {timeout} s {what()}")
         await asyncio.sleep(0.05)

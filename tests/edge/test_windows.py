@@ -9,12 +9,23 @@ import pytest
 
 from edge.windows import Windows
 from shared import stats
+from shared.reading import Reading
+
+_ids = iter(range(1, 10**9))
+
+
+def add(
+    windows: Windows, sensor: str, seq: int, ts: float, metrics: dict[str, float], now: float
+) -> None:
+    """Add a noise reading with the next stored-reading id."""
+    reading = Reading(sensor, "noise", seq, ts, metrics)
+    windows.add(reading, rid=next(_ids), now=now)
 
 
 def test_readings_land_in_the_window_of_their_observation_time() -> None:
     windows = Windows(length=60, lateness=5)
     for seq, ts in enumerate([0.0, 30.0, 59.9, 60.0, 61.0]):
-        windows.add("s1", "noise", seq, ts, {"LAeq": float(seq)}, now=100.0)
+        add(windows, "s1", seq, ts, {"LAeq": float(seq)}, now=100.0)
     closed = {w.start: w for w in windows.close_all()}
     assert sorted(closed) == [0.0, 60.0]
     assert closed[0.0].stats.count == 3
@@ -26,28 +37,28 @@ def test_readings_land_in_the_window_of_their_observation_time() -> None:
 
 def test_window_closes_when_the_sensor_reports_past_its_end_plus_lateness() -> None:
     windows = Windows(length=60, lateness=5)
-    windows.add("s1", "noise", 0, 10.0, {"LAeq": 50.0}, now=10.0)
-    windows.add("s1", "noise", 1, 64.0, {"LAeq": 51.0}, now=64.0)
+    add(windows, "s1", 0, 10.0, {"LAeq": 50.0}, now=10.0)
+    add(windows, "s1", 1, 64.0, {"LAeq": 51.0}, now=64.0)
     assert windows.close_due(now=64.0) == []  # 64 < 60 + 5: still open for stragglers
-    windows.add("s1", "noise", 2, 65.0, {"LAeq": 52.0}, now=65.0)
+    add(windows, "s1", 2, 65.0, {"LAeq": 52.0}, now=65.0)
     closed = windows.close_due(now=65.0)
     assert [(w.start, w.stats.count) for w in closed] == [(0.0, 1)]
 
 
 def test_window_of_a_quiet_sensor_closes_by_gateway_time() -> None:
     windows = Windows(length=60, lateness=5)
-    windows.add("s1", "noise", 0, 10.0, {"LAeq": 50.0}, now=1000.0)
+    add(windows, "s1", 0, 10.0, {"LAeq": 50.0}, now=1000.0)
     assert windows.close_due(now=1064.0) == []
     assert len(windows.close_due(now=1065.0)) == 1
 
 
 def test_reading_for_a_closed_window_opens_a_late_window() -> None:
     windows = Windows(length=60, lateness=5)
-    windows.add("s1", "noise", 0, 10.0, {"LAeq": 50.0}, now=10.0)
-    windows.add("s1", "noise", 2, 70.0, {"LAeq": 52.0}, now=70.0)
+    add(windows, "s1", 0, 10.0, {"LAeq": 50.0}, now=10.0)
+    add(windows, "s1", 2, 70.0, {"LAeq": 52.0}, now=70.0)
     [first] = windows.close_due(now=70.0)
     assert not first.late
-    windows.add("s1", "noise", 1, 20.0, {"LAeq": 51.0}, now=71.0)
+    add(windows, "s1", 1, 20.0, {"LAeq": 51.0}, now=71.0)
     late = [w for w in windows.close_all() if w.start == 0.0]
     assert len(late) == 1
     assert late[0].late
@@ -59,7 +70,7 @@ def test_reading_for_a_closed_window_opens_a_late_window() -> None:
 def test_expected_count_comes_from_the_sequence_numbers() -> None:
     windows = Windows(length=60, lateness=5)
     for seq in (10, 11, 13, 14):  # 12 went missing
-        windows.add("s1", "noise", seq, float(seq), {"LAeq": 50.0}, now=20.0)
+        add(windows, "s1", seq, float(seq), {"LAeq": 50.0}, now=20.0)
     [window] = windows.close_all()
     assert window.stats.count == 4
     assert window.expected == 5
@@ -70,7 +81,7 @@ def test_window_statistics_are_exact() -> None:
     values = [rng.gauss(40, 7) for _ in range(500)]
     windows = Windows(length=1000, lateness=0)
     for seq, value in enumerate(values):
-        windows.add("s1", "noise", seq, float(seq), {"LAeq": value}, now=0.0)
+        add(windows, "s1", seq, float(seq), {"LAeq": value}, now=0.0)
     [window] = windows.close_all()
     mean = sum(values) / len(values)
     assert window.stats.mean == pytest.approx(mean)
@@ -85,8 +96,21 @@ def test_record_is_a_valid_uplink_summary() -> None:
     from shared.wire.uplink import record_from_dict
 
     windows = Windows(length=60, lateness=5)
-    windows.add("s1", "noise", 0, 1.0, {"LAeq": 50.0, "LAmax": 70.0}, now=1.0)
+    add(windows, "s1", 0, 1.0, {"LAeq": 50.0, "LAmax": 70.0}, now=1.0)
     for window in windows.close_all():
         record = record_from_dict({"seq": 1, **window.record()})
         assert record.type == "summary"
         assert not math.isnan(record.sum)
+
+
+def test_oldest_open_id_tracks_what_replay_must_cover() -> None:
+    windows = Windows(length=60, lateness=5)
+    assert windows.oldest_open_id() is None
+    windows.add(Reading("s1", "noise", 0, 10.0, {"LAeq": 1.0}), rid=100, now=10.0)
+    windows.add(Reading("s2", "noise", 0, 70.0, {"LAeq": 1.0}), rid=101, now=70.0)
+    windows.add(Reading("s1", "noise", 1, 20.0, {"LAeq": 1.0}), rid=102, now=70.0)
+    assert windows.oldest_open_id() == 100
+    windows.add(Reading("s1", "noise", 2, 66.0, {"LAeq": 1.0}), rid=103, now=70.0)
+    [closed] = windows.close_due(now=70.0)
+    assert closed.through_id == 102
+    assert windows.oldest_open_id() == 101

@@ -1,0 +1,86 @@
+"""Per sensor and metric state, as rows of numpy arrays, and the order a batch is scored in."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+
+Floats = npt.NDArray[np.float64]
+Ints = npt.NDArray[np.int64]
+
+# Columns of State.cols, one row per stream (sensor, metric).
+N, TS, X, LOG_DT, MEAN, VAR, FAST, STEP, FAST_STEP, RUN, REPEAT, DEV, JUMP = range(13)
+COLUMNS: Final = 13
+BINS: Final = 24  # hour-of-day profile bins
+
+
+@dataclass(slots=True)
+class State:
+    """The causal state of every stream seen so far; rows grow as streams appear."""
+
+    cols: Floats  # [streams, COLUMNS]
+    prof_mean: Floats  # [streams, BINS]
+    prof_var: Floats
+    prof_n: Floats
+
+    @classmethod
+    def empty(cls, capacity: int = 64) -> State:
+        """State with room for ``capacity`` streams and none used."""
+        return cls(*(np.zeros((capacity, w)) for w in (COLUMNS, BINS, BINS, BINS)))
+
+    def grow(self, needed: int) -> None:
+        """Make room for at least ``needed`` streams (doubling, so growth is amortised)."""
+        size = len(self.cols)
+        if needed <= size:
+            return
+        new = max(needed, 2 * size)
+        for name in ("cols", "prof_mean", "prof_var", "prof_n"):
+            old = getattr(self, name)
+            grown = np.zeros((new, old.shape[1]))
+            grown[:size] = old
+            setattr(self, name, grown)
+
+
+class Registry:
+    """Dense ids for (sensor, metric) streams, in order of first appearance."""
+
+    def __init__(self) -> None:
+        self._ids: dict[tuple[str, str], int] = {}
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def ids(self, sensor: Sequence[str], metric: Sequence[str]) -> Ints:
+        """The id of every (sensor, metric) pair, registering new ones."""
+        table = self._ids
+        out = np.empty(len(sensor), dtype=np.int64)
+        for i, key in enumerate(zip(sensor, metric, strict=True)):
+            sid = table.get(key)
+            if sid is None:
+                sid = table[key] = len(table)
+            out[i] = sid
+        return out
+
+
+def rounds(ids: Ints) -> tuple[Ints, Ints]:
+    """Rows ordered so each round holds at most one row per stream, and the round bounds.
+
+    Round ``r`` holds the ``r``-th row of every stream in the batch, so a stream's rows are
+    scored in input order while all streams of a round are scored together.
+    """
+    n = len(ids)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(1, dtype=np.int64)
+    by_stream = np.argsort(ids, kind="stable")
+    sorted_ids = ids[by_stream]
+    first = np.r_[True, sorted_ids[1:] != sorted_ids[:-1]]
+    group_start = np.maximum.accumulate(np.where(first, np.arange(n), 0))
+    rank = np.empty(n, dtype=np.int64)
+    rank[by_stream] = np.arange(n) - group_start
+    order = np.lexsort((np.arange(n), rank)).astype(np.int64)
+    bounds = np.r_[0, np.cumsum(np.bincount(rank))].astype(np.int64)
+    return order, bounds

@@ -96,6 +96,9 @@ class Agent:
             closed = self.pipeline.close_due(time.time())
             if closed:
                 await self._save_windows(closed)
+            gaps = self.pipeline.take_gaps()
+            if gaps:
+                await self.store.append(gaps, time.time())
 
     async def _save_windows(self, closed: list[WindowSummary]) -> None:
         await self.store.close_windows(

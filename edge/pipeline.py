@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 from edge.decode import Rejection, decode
 from edge.sequence import SequenceTracker, Verdict
@@ -46,6 +47,7 @@ class Pipeline:
         self.windows = Windows(settings.windows.length_s, settings.windows.lateness_s)
         self.counters = Counters()
         self._next_id = 1
+        self._gaps: list[dict[str, Any]] = []
 
     def process(self, batch: list[RawMessage]) -> Outcome:
         """Feed one batch through; returns what the store must keep before the batch is acked."""
@@ -79,7 +81,14 @@ class Pipeline:
             self.counters.duplicates += 1
             return False
         self.counters.restarts += seen.verdict is Verdict.RESTART
-        self.counters.missing += seen.missing
+        if seen.missing:
+            self.counters.missing += seen.missing
+            # The cloud is told what never arrived, so history shows a gap, not a quiet sensor.
+            start = seen.since if math.isfinite(seen.since) else reading.ts
+            self._gaps.append(
+                {"type": "gap", "sensor": reading.sensor, "start": min(start, reading.ts),
+                 "end": reading.ts, "count": seen.missing, "reason": "sequence_gap"}
+            )  # fmt: skip
         return True
 
     def restore(self, recovery: Recovery) -> None:
@@ -111,6 +120,11 @@ class Pipeline:
     def close_due(self, now: float) -> list[WindowSummary]:
         """Windows that are complete at gateway time ``now``."""
         return self.windows.close_due(now)
+
+    def take_gaps(self) -> list[dict[str, Any]]:
+        """Gap records (without outbox seq) found since the last call."""
+        gaps, self._gaps = self._gaps, []
+        return gaps
 
 
 def _row(rid: int, received: float, reading: Reading) -> ReadingRow:

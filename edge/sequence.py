@@ -36,6 +36,7 @@ class Observation:
 
     verdict: Verdict
     missing: int = 0
+    since: float = -math.inf  # with ``missing``: the latest time seen before the jump
 
 
 class SequenceTracker:
@@ -51,11 +52,11 @@ class SequenceTracker:
             self._sensors[sensor] = _SensorSeq(seq, 1, ts)
             return Observation(Verdict.NEW)
         if seq > state.high:
-            missing = seq - state.high - 1
+            missing, since = seq - state.high - 1, state.latest_ts
             state.seen = ((state.seen << (seq - state.high)) | 1) & ((1 << WINDOW) - 1)
             state.high = seq
             state.latest_ts = max(state.latest_ts, ts)
-            return Observation(Verdict.NEW, missing)
+            return Observation(Verdict.NEW, missing, since)
         back = state.high - seq
         bit = 1 << back if back < WINDOW else 0
         # Far below, or a number already seen but observed after everything seen so far: the

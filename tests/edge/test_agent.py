@@ -71,3 +71,25 @@ async def test_malformed_input_is_dead_lettered_and_the_agent_keeps_going(
 
 def _subscribed(running: RunningAgent) -> bool:
     return running.agent.source.subscribed
+
+
+async def test_a_jump_in_sequence_numbers_becomes_a_gap_report(
+    mosquitto: Mosquitto,
+    tmp_path: Path,
+    start_agent: Callable[[EdgeSettings], RunningAgent],
+) -> None:
+    settings = edge_settings(mosquitto, tmp_path / "edge")
+    running = start_agent(settings)
+    await wait_until(lambda: running.agent.source.subscribed)
+    pub = publisher(mosquitto)
+    for seq in (0, 1, 5):  # 2, 3 and 4 never arrive
+        pub.publish(TOPIC, _good(seq, 10.0), qos=1).wait_for_publish()
+    pub.loop_stop()
+    await wait_until(lambda: running.agent.pipeline.counters.readings == 3)
+    await running.stop()
+    gaps = [
+        json.loads(body)
+        for (body,) in _rows(settings.db_path, "SELECT body FROM outbox WHERE type = 'gap'")
+    ]
+    assert [(g["sensor"], g["count"], g["reason"]) for g in gaps] == [("aq-1", 3, "sequence_gap")]
+    assert gaps[0]["start"] <= gaps[0]["end"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -13,6 +14,7 @@ from edge.pipeline import Pipeline
 from edge.settings import EdgeSettings
 from edge.sources.base import Source
 from edge.sources.mqtt import MqttSource
+from edge.sources.serial import SerialSource
 from edge.store import Store
 from edge.uplink import CloudClient, Uplink
 from edge.windows import WindowSummary
@@ -42,6 +44,7 @@ class Agent:
         )
         self.uplink: Uplink | None = None
         self.source = MqttSource(settings.mqtt, client_id=f"citytwin-edge-{settings.gateway_id}")
+        self.serial = [SerialSource(port, settings.mqtt.queue_max) for port in settings.serial]
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run until ``stop`` is set, then flush windows and the outbox and return."""
@@ -55,12 +58,14 @@ class Agent:
             )
         client = CloudClient(settings.cloud, settings.gateway_id)
         self.uplink = Uplink(settings.cloud, self.store, client)
-        source = self.source
         health = Health(settings.data_dir)
         log.info("gateway %s starting (store %s)", settings.gateway_id, settings.db_path)
         try:
-            async with source, asyncio.TaskGroup() as tasks:
-                tasks.create_task(self._ingest(source))
+            async with contextlib.AsyncExitStack() as sources, asyncio.TaskGroup() as tasks:
+                every: list[Source] = [self.source, *self.serial]
+                for source in every:
+                    await sources.enter_async_context(source)
+                    tasks.create_task(self._ingest(source))
                 tasks.create_task(_supervise("windows", self._close_windows))
                 tasks.create_task(_supervise("uplink", self.uplink.run))
                 tasks.create_task(_supervise("heartbeat", lambda: self._heartbeats(health)))

@@ -49,6 +49,14 @@ class MqttSettings(_Section):
         return urlsplit(self.url).port or 1883
 
 
+class SerialSettings(_Section):
+    """One serial port sensors talk to."""
+
+    port: str
+    baudrate: Annotated[int, Field(gt=0)] = 115200
+    reopen_s: Seconds = 2.0
+
+
 class CloudSettings(_Section):
     """Where and how the gateway uploads."""
 
@@ -104,6 +112,7 @@ class EdgeSettings(BaseSettings):
     data_dir: Path = Path("citytwin-edge-data")
     heartbeat_s: Seconds = 30.0
     mqtt: MqttSettings = MqttSettings()
+    serial: list[SerialSettings] = []
     cloud: CloudSettings = CloudSettings()
     windows: WindowSettings = WindowSettings()
     validation: ValidationSettings = ValidationSettings()

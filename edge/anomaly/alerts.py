@@ -61,12 +61,12 @@ class Alerter:
         times = np.asarray(ts, dtype=np.float64).reshape(-1)
         values = np.asarray(value, dtype=np.float64).reshape(-1)
         policy, opened = self.policy, self._open
-        # Only rows that can change something need Python: a high score, or an open incident.
-        hot = set(np.flatnonzero(scores >= policy.on).tolist())
-        if opened:
-            hot.update(i for i in range(n) if (sensor[i], metric[i]) in opened)
+        # Only streams with an open incident or a high score in this batch need Python.
+        high = np.flatnonzero(scores >= policy.on).tolist()
+        live = set(opened) | {(sensor[i], metric[i]) for i in high}
+        rows = [i for i in range(n) if (sensor[i], metric[i]) in live] if live else []
         alerts: list[dict[str, Any]] = []
-        for i in sorted(hot):
+        for i in rows:
             key = (sensor[i], metric[i])
             incident = opened.get(key)
             s = float(scores[i])

@@ -20,9 +20,10 @@ Floats = npt.NDArray[np.float64]
 
 @dataclass(frozen=True, slots=True)
 class Series:
-    """A parsed input: timestamps as written, epoch seconds and values (NaN where empty)."""
+    """A parsed input: cells as written, epoch seconds and values (NaN where empty)."""
 
     stamps: list[str]
+    cells: list[str]
     ts: Floats
     value: Floats
 
@@ -62,6 +63,7 @@ def read_series(text: str, name: str = "input") -> Series:
         raise ReplayError(f"{name}: line 1: the header must name 'timestamp' and 'value' columns")
     t_col, v_col = header.index("timestamp"), header.index("value")
     stamps: list[str] = []
+    cells: list[str] = []
     ts: list[float] = []
     values: list[float] = []
     for line, row in enumerate(reader, start=2):
@@ -76,13 +78,14 @@ def read_series(text: str, name: str = "input") -> Series:
         except ValueError as exc:
             raise ReplayError(f"{name}: line {line}: {exc}") from None
         stamps.append(stamp)
-    return Series(stamps, np.array(ts, dtype=np.float64), np.array(values, dtype=np.float64))
+        cells.append(row[v_col])
+    return Series(stamps, cells, np.array(ts, dtype=np.float64), np.array(values, dtype=np.float64))
 
 
-def format_rows(series: Series, values: list[str], scores: npt.NDArray[np.float32]) -> str:
+def format_rows(series: Series, scores: npt.NDArray[np.float32]) -> str:
     """The output CSV: the input's timestamp and value cells, then the score."""
     lines = ["timestamp,value,anomaly_score"]
-    lines += [f"{s},{v},{x:.4f}" for s, v, x in zip(series.stamps, values, scores.tolist(),
+    lines += [f"{s},{v},{x:.4f}" for s, v, x in zip(series.stamps, series.cells, scores.tolist(),
                                                      strict=True)]  # fmt: skip
     return "\n".join(lines) + "\n"
 
@@ -97,7 +100,6 @@ def replay(source: Path, out: Path, detector: Detector | None = None) -> ReplayR
     detector = detector or Detector.load()
     n = len(series.ts)
     scores = detector.score(["replay"] * n, ["value"] * n, series.ts, series.value)
-    cells = ["" if math.isnan(v) else repr(v) for v in series.value.tolist()]
-    out.write_text(format_rows(series, cells, scores), encoding="utf-8")
+    out.write_text(format_rows(series, scores), encoding="utf-8")
     missing = int(np.count_nonzero(~np.isfinite(series.value)))
     return ReplayReport(n, missing, float(scores.max(initial=0.0)), detector.version)

@@ -4,16 +4,15 @@ Measured on a local broker, paho's threaded loop drains small messages about twi
 an asyncio client, so the hot path uses it and crosses into asyncio once per batch, not once
 per message.
 
-Overflow policy: when ``queue_max`` messages wait for the pipeline, the paho thread blocks until
-the pipeline catches up. The broker then holds the backlog (QoS 1, persistent session), so the
-gateway drops nothing; a QoS 0 publisher may lose messages at the broker instead, as MQTT allows.
+Overflow policy (see handoff.py): when ``queue_max`` messages wait, the paho thread blocks and
+the broker holds the backlog (QoS 1, persistent session); a QoS 0 publisher may lose messages at
+the broker instead, as MQTT allows.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import time
 from collections.abc import AsyncIterator
 from types import TracebackType
@@ -26,6 +25,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from edge.errors import AuthError, SourceError
 from edge.settings import MqttSettings
 from edge.sources.base import RawMessage
+from edge.sources.handoff import Handoff
 from shared.wire.mqtt import READINGS_FILTER
 
 log = logging.getLogger(__name__)
@@ -40,19 +40,14 @@ class MqttSource:
     def __init__(self, settings: MqttSettings, client_id: str) -> None:
         self._settings = settings
         self._client_id = settings.client_id or client_id
-        self._lock = threading.Lock()
-        self._room = threading.Condition(self._lock)
-        self._pending: list[RawMessage] = []
-        self._fatal: SourceError | None = None
+        self._handoff = Handoff(settings.queue_max)
         self._closed = False
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._wake = asyncio.Event()
         self._client: mqtt.Client | None = None
         self.subscribed = False  # True once the broker confirmed our subscription
         self.connects = 0
 
     async def __aenter__(self) -> Self:
-        self._loop = asyncio.get_running_loop()
+        self._handoff.bind(asyncio.get_running_loop())
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
             client_id=self._client_id,
@@ -86,29 +81,15 @@ class MqttSource:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        with self._lock:
-            self._closed = True
-            self._room.notify_all()
-        self._signal()
+        self._closed = True
+        self._handoff.close()
         if self._client is not None:
             self._client.disconnect()
             await asyncio.to_thread(self._client.loop_stop)
 
-    async def batches(self) -> AsyncIterator[list[RawMessage]]:
+    def batches(self) -> AsyncIterator[list[RawMessage]]:
         """Messages in arrival order, one batch per wake-up."""
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            with self._lock:
-                batch, self._pending = self._pending, []
-                self._room.notify_all()
-                fatal, closed = self._fatal, self._closed
-            if batch:
-                yield batch
-            if fatal is not None:
-                raise fatal
-            if closed:
-                return
+        return self._handoff.batches()
 
     def ack(self, batch: list[RawMessage]) -> None:
         """PUBACK every QoS 1 message of a stored batch, in arrival order."""
@@ -126,7 +107,7 @@ class MqttSource:
     ) -> None:
         if reason.is_failure:
             if str(reason) in _FATAL_CONNACK:
-                self._fail(AuthError(f"broker {self._settings.url} refused us: {reason}"))
+                self._handoff.fail(AuthError(f"broker {self._settings.url} refused us: {reason}"))
                 client.disconnect()
             else:
                 log.warning("broker %s refused the connection: %s", self._settings.url, reason)
@@ -158,20 +139,4 @@ class MqttSource:
         raw = RawMessage(
             "mqtt", message.topic, bytes(message.payload), time.time(), message.mid, message.qos
         )
-        with self._lock:
-            while len(self._pending) >= self._settings.queue_max and not self._closed:
-                self._room.wait(timeout=1.0)
-            self._pending.append(raw)
-            first = len(self._pending) == 1
-        if first:
-            self._signal()
-
-    def _fail(self, error: SourceError) -> None:
-        with self._lock:
-            self._fatal = error
-        self._signal()
-
-    def _signal(self) -> None:
-        loop = self._loop
-        if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self._wake.set)
+        self._handoff.put(raw)

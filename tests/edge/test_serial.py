@@ -1,0 +1,74 @@
+"""The serial source on real pty pairs: frames, noise, bad checksums, unplug and replug."""
+
+from __future__ import annotations
+
+import os
+import tty
+from collections.abc import Callable
+from pathlib import Path
+
+from edge.settings import EdgeSettings
+from shared.reading import Reading
+from shared.wire.serial import encode_line
+from tests.conftest import Mosquitto
+from tests.edge.conftest import RunningAgent, edge_settings, wait_until
+
+
+class Cable:
+    """A pty pair standing in for a USB serial adapter, reached through a stable symlink."""
+
+    def __init__(self, link: Path) -> None:
+        self.link = link
+        self.master = -1
+        self.slave = -1
+
+    def plug(self) -> None:
+        self.master, self.slave = os.openpty()
+        tty.setraw(self.slave)  # a UART: no echo, no newline translation
+        self.link.unlink(missing_ok=True)
+        self.link.symlink_to(os.ttyname(self.slave))
+
+    def unplug(self) -> None:
+        os.close(self.master)
+        os.close(self.slave)
+
+    def send(self, data: bytes) -> None:
+        os.write(self.master, data)
+
+
+def _line(seq: int, value: float) -> bytes:
+    return encode_line(Reading("wq-1", "water_quality", seq, None, {"turbidity": value}))
+
+
+async def test_serial_frames_noise_and_replug(
+    mosquitto: Mosquitto,
+    tmp_path: Path,
+    start_agent: Callable[[EdgeSettings], RunningAgent],
+) -> None:
+    cable = Cable(tmp_path / "ttyUSB0")
+    cable.plug()
+    settings = edge_settings(
+        mosquitto, tmp_path / "edge", serial=[{"port": str(cable.link), "reopen_s": 0.2}]
+    )
+    running = start_agent(settings)
+    [port] = running.agent.serial
+    counters = running.agent.pipeline.counters
+    await wait_until(lambda: port.opened == 1)
+
+    corrupt = bytearray(_line(2, 5.0))
+    corrupt[10] ^= 0x01  # one flipped bit: the CRC must catch it
+    cable.send(b"BOOT v1.2 ready\r\n" + _line(0, 3.0) + _line(1, 4.0)[:20])
+    cable.send(_line(1, 4.0)[20:] + bytes(corrupt))  # a frame split across two reads
+    await wait_until(lambda: counters.readings == 2 and counters.dead_letters == 1)
+    assert port.noise_lines == 1
+    [letter] = running.agent.store.dead_letters(5)
+    assert letter.reason == "bad_checksum"
+    assert letter.transport == "serial"
+
+    cable.unplug()
+    cable.plug()  # the same path comes back, as udev's by-id links do
+    await wait_until(lambda: port.opened == 2)
+    cable.send(_line(3, 6.0))
+    await wait_until(lambda: counters.readings == 3)
+    await running.stop()
+    cable.unplug()

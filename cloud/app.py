@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import TypedDict
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from citytwin import __version__
+from cloud import city
 from cloud.errors import (
     AuthError,
     BatchTooLarge,
@@ -20,7 +24,8 @@ from cloud.errors import (
     StoreError,
     UnreadableBatch,
 )
-from cloud.routers import entities, gateways, health, ingest
+from cloud.incidents import InvalidTransition, NoSuchIncident
+from cloud.routers import entities, gateways, health, history, incidents, ingest
 from cloud.settings import CloudSettings
 from cloud.store import SqliteStore, Store
 
@@ -36,6 +41,8 @@ _STATUS: dict[type[CloudError], int] = {
     AuthError: 401,
     Forbidden: 403,
     StoreError: 503,
+    NoSuchIncident: 404,
+    InvalidTransition: 409,
 }
 _HEADERS: dict[int, dict[str, str]] = {
     401: {"WWW-Authenticate": "Bearer"},
@@ -58,16 +65,26 @@ def create_app(settings: CloudSettings, *, store_factory: StoreFactory | None = 
         if settings.dev_mode:
             log.warning("no gateway tokens configured: anyone can ingest (dev mode)")
         async with make_store(settings) as store:
+            if settings.city is not None:
+                await seed_city(store, settings.city)
             log.info("cloud aggregator ready (database %s)", settings.database)
             yield {"store": store}
         log.info("cloud aggregator stopped")
 
     app = FastAPI(title="citytwin cloud aggregator", version=__version__, lifespan=lifespan)
     app.state.settings = settings
-    for module in (ingest, entities, gateways, health):
+    for module in (ingest, entities, history, incidents, gateways, health):
         app.include_router(module.router)
     app.add_exception_handler(CloudError, _cloud_error)
     return app
+
+
+async def seed_city(store: Store, path: Path) -> int:
+    """Load the city file at ``path`` into the twin; CityFileError if it cannot be read."""
+    entities = await asyncio.to_thread(city.load, path)
+    count = await store.seed(entities, time.time())
+    log.info("seeded %d entities from %s", count, path)
+    return count
 
 
 def _sqlite_store(settings: CloudSettings) -> Store:

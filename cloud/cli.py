@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import logging
 import socket
@@ -11,8 +12,11 @@ from typing import Any
 import click
 import uvicorn
 
-from cloud.app import create_app
+from cloud.app import create_app, seed_city
+from cloud.city import CityFileError
+from cloud.errors import StoreError
 from cloud.settings import CloudSettings
+from cloud.store import SqliteStore
 
 _LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -37,6 +41,11 @@ def group() -> None:
     multiple=True,
     help="Allow GATEWAY to ingest with TOKEN (repeatable). None: open ingest, for development.",
 )
+@click.option(
+    "--city",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="City file (citytwin sim city) to seed into the twin at start-up.",
+)
 @click.option("--log-level", type=click.Choice(_LOG_LEVELS), default="info", show_default=True)
 @click.option("--access-log/--no-access-log", default=False, show_default=True)
 def serve(
@@ -44,6 +53,7 @@ def serve(
     port: int | None,
     database: Path | None,
     gateway_tokens: tuple[str, ...],
+    city: Path | None,
     log_level: str,
     access_log: bool,
 ) -> None:
@@ -51,7 +61,7 @@ def serve(
 
     Options not given come from CITYTWIN_CLOUD_* environment variables, then the defaults.
     """
-    given: dict[str, Any] = {"host": host, "port": port, "database": database}
+    given: dict[str, Any] = {"host": host, "port": port, "database": database, "city": city}
     if gateway_tokens:
         given["gateway_tokens"] = _parse_tokens(gateway_tokens)
     settings = CloudSettings(**{k: v for k, v in given.items() if v is not None})
@@ -76,6 +86,32 @@ def serve(
         sock.close()
     if not server.started:
         raise click.ClickException("the aggregator did not start (see the log above)")
+
+
+@group.command()
+@click.option(
+    "--database",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="SQLite file of the twin (created if missing).  [default: citytwin-cloud.db]",
+)
+@click.argument("city_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def seed(database: Path | None, city_file: Path) -> None:
+    """Load the entities of CITY_FILE (citytwin sim city) into the twin.
+
+    Entities already there are updated; sensors keep their live status. Safe to repeat.
+    """
+    given: dict[str, Any] = {"database": database} if database is not None else {}
+    settings = CloudSettings(**given)
+    try:
+        count = asyncio.run(_seed(settings, city_file))
+    except (CityFileError, StoreError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"seeded {count} entities from {city_file} into {settings.database}")
+
+
+async def _seed(settings: CloudSettings, city_file: Path) -> int:
+    async with SqliteStore(settings.database) as store:
+        return await seed_city(store, city_file)
 
 
 def _parse_tokens(values: tuple[str, ...]) -> dict[str, str]:

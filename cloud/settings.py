@@ -32,6 +32,8 @@ class CloudSettings(BaseSettings):
     stale_after_s: Seconds = 90.0
     offline_after_s: Seconds = 300.0
     max_body_bytes: Annotated[int, Field(ge=1024)] = MAX_BODY
+    # A city file (``citytwin sim city``) seeded into the twin at every start-up; None: none.
+    city: Path | None = None
 
     @field_validator("database")
     @classmethod
@@ -42,6 +44,13 @@ class CloudSettings(BaseSettings):
             raise ValueError(f"{value} is a directory, not a database file")
         if not value.parent.is_dir():
             raise ValueError(f"directory {value.parent} does not exist")
+        return value
+
+    @field_validator("city")
+    @classmethod
+    def _city(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"{value} is not a file")
         return value
 
     @field_validator("gateway_tokens")

@@ -27,16 +27,29 @@ class Entity:
     """One thing in the twin, with its static attributes and live status."""
 
     id: str
-    sensor: str
-    kind: str
     type: str
     category: str
-    gateway: str
+    name: str | None
+    # Set for sensors only: the wire's sensor id and kind, and the gateway that reports it.
+    sensor: str | None
+    kind: str | None
+    gateway: str | None
+    district: str | None
     location: Mapping[str, Any] | None
     attributes: Mapping[str, Any]
+    relationships: Mapping[str, tuple[str, ...]]
     first_seen: float
     updated_at: float
     status: Mapping[str, MetricState]
+    distance_m: float | None = None  # from the point of a ``near`` query
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """A relationship pointing at an entity: ``subject`` --name--> the entity."""
+
+    subject: str
+    name: str
 
 
 def entity_type(kind: str) -> str:
@@ -50,8 +63,8 @@ def entity_id(kind: str, sensor: str) -> str:
     return f"urn:ngsi-ld:{entity_type(kind)}:{sensor}"
 
 
-def unit(kind: str, metric: str) -> str | None:
+def unit(kind: str | None, metric: str) -> str | None:
     """The unit of ``metric`` for sensors of ``kind``, if the catalogue knows it."""
-    known = catalogue.kind(kind)
+    known = catalogue.kind(kind) if kind is not None else None
     found = known.metric(metric) if known is not None else catalogue.DEVICE_METRICS.get(metric)
     return found.unit if found is not None else None

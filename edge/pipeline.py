@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from edge.decode import Rejection, decode
 from edge.sequence import SequenceTracker, Verdict
 from edge.settings import EdgeSettings
-from edge.sources.base import RawMessage
-from edge.store import ReadingRow, Recovery
+from edge.sources.base import RawMessage, Transport
+from edge.store import MessageRow, Recovery
 from edge.windows import Windows, WindowSummary
 from shared.reading import Reading
 
@@ -32,9 +31,9 @@ class Counters:
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What one batch produced for the store: readings to keep, messages to dead-letter."""
+    """What one batch produced for the store: messages to keep, messages to dead-letter."""
 
-    stored: list[ReadingRow]
+    stored: list[MessageRow]
     rejections: list[Rejection]
 
 
@@ -51,7 +50,7 @@ class Pipeline:
 
     def process(self, batch: list[RawMessage]) -> Outcome:
         """Feed one batch through; returns what the store must keep before the batch is acked."""
-        stored: list[ReadingRow] = []
+        stored: list[MessageRow] = []
         rejections: list[Rejection] = []
         counters = self.counters
         counters.messages += len(batch)
@@ -63,16 +62,23 @@ class Pipeline:
                     counters.rejected_by_reason.get(result.reason, 0) + 1
                 )
                 continue
-            for reading in result:
-                if not self._is_new(reading):
-                    continue
-                rid = self._next_id
+            rid = self._next_id
+            accepted = self._window(result, rid, message.received_at)
+            if accepted:
                 self._next_id += 1
-                self.windows.add(reading, rid=rid, now=message.received_at)
-                stored.append(_row(rid, message.received_at, reading))
-        counters.readings += len(stored)
+                counters.readings += accepted
+                m = message
+                stored.append(MessageRow(rid, m.received_at, m.transport, m.channel, m.payload))
         counters.dead_letters += len(rejections)
         return Outcome(stored, rejections)
+
+    def _window(self, readings: list[Reading], rid: int, received: float) -> int:
+        accepted = 0
+        for reading in readings:
+            if self._is_new(reading):
+                self.windows.add(reading, rid=rid, now=received)
+                accepted += 1
+        return accepted
 
     def _is_new(self, reading: Reading) -> bool:
         assert reading.ts is not None
@@ -97,20 +103,27 @@ class Pipeline:
         length = self.windows.length
         for sensor, metric, start in recovery.closed:
             self.windows.mark_closed(sensor, metric, start + length)
-        for row in recovery.readings:
-            self._sequences.observe(row.sensor, row.seq, row.ts)
-            if row.id < recovery.replay_from:
-                continue  # already in a summary: only its sequence number matters
-            start = math.floor(row.ts / length) * length
-            metrics = {
-                metric: value
-                for metric, value in json.loads(row.metrics).items()
-                if recovery.closed.get((row.sensor, metric, start), 0) < row.id
-            }
-            if metrics:
-                reading = Reading(row.sensor, row.kind, row.seq, row.ts, metrics)
-                self.windows.add(reading, rid=row.id, now=row.received)
-                self.counters.replayed += 1
+        for row in recovery.messages:
+            transport: Transport = "serial" if row.transport == "serial" else "mqtt"
+            raw = RawMessage(transport, row.channel, row.payload, row.received)
+            result = decode(raw, self._limits)
+            if isinstance(result, Rejection):
+                continue  # it was accepted under other settings; it is in the ring, not lost
+            for reading in result:
+                if not self._is_new(reading) or row.id < recovery.replay_from:
+                    continue  # older rows only rebuild sequence state: they are summarised
+                assert reading.ts is not None
+                start = math.floor(reading.ts / length) * length
+                metrics = {
+                    metric: value
+                    for metric, value in reading.metrics.items()
+                    if recovery.closed.get((reading.sensor, metric, start), 0) < row.id
+                }
+                if metrics:
+                    self.windows.add(
+                        replace(reading, metrics=metrics), rid=row.id, now=row.received
+                    )
+                    self.counters.replayed += 1
 
     def replay_from(self) -> int:
         """The lowest reading id a restart would have to replay."""
@@ -125,9 +138,3 @@ class Pipeline:
         """Gap records (without outbox seq) found since the last call."""
         gaps, self._gaps = self._gaps, []
         return gaps
-
-
-def _row(rid: int, received: float, reading: Reading) -> ReadingRow:
-    assert reading.ts is not None  # the decoder stamps readings that came without a time
-    metrics = json.dumps(reading.metrics, separators=(",", ":"))
-    return ReadingRow(rid, received, reading.sensor, reading.kind, reading.seq, reading.ts, metrics)

@@ -96,7 +96,7 @@ class StoreSettings(_Section):
     """The local SQLite store."""
 
     dead_letter_max: Annotated[int, Field(ge=10)] = 10_000
-    # Accepted readings kept for inspection and crash recovery (about 100 bytes each on disk).
+    # Accepted messages kept for inspection and crash recovery (their bytes as they arrived).
     ring_max: Annotated[int, Field(ge=1000)] = 500_000
     commit_interval_s: Annotated[float, Field(gt=0, le=1.0)] = 0.5
 

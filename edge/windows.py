@@ -16,7 +16,6 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from shared import stats
 from shared.reading import Reading
 from shared.stats import Stats
 
@@ -71,8 +70,13 @@ class WindowSummary:
 
 @dataclass(slots=True)
 class _Open:
+    # Welford's running statistics, kept as plain floats: this is the per-reading hot path.
     kind: str
-    stats: Stats
+    count: int
+    mean: float
+    m2: float
+    low: float
+    high: float
     first_ts: float
     last_ts: float
     last_value: float
@@ -111,11 +115,18 @@ class Windows:
             if window is None:
                 late = start < self._closed_until.get((sensor, metric), -math.inf)
                 self._open[key] = _Open(
-                    reading.kind, Stats(1, value, value, value, 0.0), ts, ts, value, seq, seq,
+                    reading.kind, 1, value, 0.0, value, value, ts, ts, value, seq, seq,
                     False, late, now, rid, rid,
                 )  # fmt: skip
                 continue
-            window.stats = stats.add(window.stats, value)
+            window.count += 1
+            delta = value - window.mean
+            window.mean += delta / window.count
+            window.m2 += delta * (value - window.mean)
+            if value < window.low:
+                window.low = value
+            elif value > window.high:
+                window.high = value
             window.touched = now
             window.last_id = max(window.last_id, rid)
             window.first_ts = min(window.first_ts, ts)
@@ -155,7 +166,8 @@ class Windows:
         end = start + self.length
         self.mark_closed(sensor, metric, end)
         expected = None if w.restarted else w.seq_hi - w.seq_lo + 1
+        summary = Stats(w.count, w.mean * w.count, w.low, w.high, w.m2)
         return WindowSummary(
-            sensor, w.kind, metric, start, end, w.stats, w.first_ts, w.last_ts, w.last_value,
+            sensor, w.kind, metric, start, end, summary, w.first_ts, w.last_ts, w.last_value,
             expected, w.late, w.last_id,
         )  # fmt: skip

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,7 +20,9 @@ from firmware_sim.city import generate_city, twin
 from firmware_sim.dataset import DEFAULT_INTERVAL_S, DEFAULT_START, DatasetPlan, make_dataset
 from firmware_sim.errors import SimError
 from firmware_sim.export import write_dataset
+from firmware_sim.firmware import FAULTS
 from firmware_sim.fleet import make_fleet
+from firmware_sim.flood import flood, stop_on_signals
 from firmware_sim.settings import SimSettings, load
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -113,33 +116,106 @@ def group() -> None:
     show_default=True,
     help="MQTT QoS of readings (statuses always use 1).",
 )
+@click.option(
+    "--anomaly-rate",
+    type=float,
+    default=_default("anomaly_rate"),
+    show_default=True,
+    help="Sensor faults (spikes, drift, dropouts...) per sensor and simulated day.",
+)
+@click.option(
+    "--fault-rate",
+    metavar="NAME=P,...",
+    default=_default("fault_rate"),
+    help=f"Faulty firmware: chance per reading of each of {', '.join(FAULTS)}.",
+)
+@click.option(
+    "--serial",
+    metavar="PATH|pty",
+    help="Write serial lines to this port instead of MQTT; 'pty' makes a pty pair and "
+    "prints the path of the end a gateway opens.",
+)
+@click.option(
+    "--rate",
+    type=float,
+    help="Flood mode: publish up to this many readings/s (0: as fast as the broker takes "
+    "them) on one connection, and report the rate achieved.",
+)
+@click.option("--total", type=int, help="Flood mode: stop after this many readings.")
+@click.option(
+    "--batch",
+    type=int,
+    default=_default("batch"),
+    show_default=True,
+    help="Flood mode: readings of one sensor per message.",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log lost and regained connections.")
 @click.pass_context
 def run(ctx: click.Context, /, verbose: bool, **options: Any) -> None:
-    """Run a simulated sensor fleet that publishes readings over MQTT.
+    """Run a simulated sensor fleet that publishes readings over MQTT or a serial line.
 
-    Each sensor has its own connection, with a last will that reports it offline if this
-    process dies. Ctrl-C or SIGTERM stops every sensor cleanly.
+    Values follow the simulated city: daily and weekly cycles, weather, events, neighbours and
+    sensor faults. Over MQTT each sensor has its own connection, with a last will that reports
+    it offline if this process dies. Ctrl-C or SIGTERM stops every sensor cleanly.
     """
     settings = _settings(ctx, options)
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if settings.rate is not None:
+        _flood(settings)
+        return
+    target = settings.broker if settings.serial is None else f"serial {settings.serial}"
     click.echo(
-        f"simulating {settings.sensors} sensors -> {settings.broker}, a reading every "
+        f"simulating {settings.sensors} sensors -> {target}, a reading every "
         f"{settings.interval:g} s at {settings.speed:g}x speed; Ctrl-C stops",
         err=True,
     )
     try:
-        report = runner.main(settings)
+        report = runner.main(settings, announce=lambda text: click.echo(text, err=True))
     except SimError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(
-        f"stopped after {report.elapsed_s:.1f} s: {report.sent} readings sent, "
-        f"{report.lost} lost while the broker was unreachable",
+        f"stopped after {report.elapsed_s:.1f} s: {report.readings} readings, "
+        f"{report.sent} messages sent, {report.lost} lost while the peer was unreachable"
+        + _faults_text(report.faults()),
         err=True,
     )
+
+
+def _flood(settings: SimSettings) -> None:
+    """Flood mode, until done or Ctrl-C/SIGTERM."""
+    host, port = settings.broker_address
+    rate = settings.rate or None
+    click.echo(
+        f"flooding {settings.broker} from {settings.sensors} sensors at "
+        f"{'full speed' if rate is None else f'up to {rate:g} readings/s'}; Ctrl-C stops",
+        err=True,
+    )
+    stop = threading.Event()
+    with stop_on_signals(stop):
+        try:
+            report = flood(host, port, settings.sensors, rate, settings.total, settings.qos,
+                           settings.batch, seed=settings.seed, prefix=settings.prefix,
+                           faults=settings.fault_rates, duration=settings.duration,
+                           stop=stop)  # fmt: skip
+        except SimError as exc:
+            raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"sent {report.readings} readings in {report.messages} messages in "
+        f"{report.elapsed_s:.2f} s: {report.rate:.0f} readings/s, "
+        f"{report.message_rate:.0f} messages/s"
+        + _faults_text(report.faults)
+        + ("" if report.drained else "; the broker had not taken everything at the end"),
+        err=True,
+    )
+
+
+def _faults_text(faults: Mapping[str, int]) -> str:
+    if not faults:
+        return ""
+    return "; firmware faults: " + ", ".join(f"{name}={n}" for name, n in faults.items())
 
 
 @group.command(epilog=_ENV_NOTE)
@@ -254,3 +330,23 @@ def export(
         f"in {time.perf_counter() - began:.1f} s",
         err=True,
     )
+
+
+@group.command()
+@click.option("--days", type=float, default=7.0, show_default=True, help="Days to simulate.")
+@click.option("--seed", type=int, default=7, show_default=True, help="The city's seed.")
+@click.option("--out", type=click.Path(file_okay=False), required=True, help="Folder to write.")
+def plots(days: float, seed: int, out: str) -> None:
+    """Write one PNG per sensor kind: a week of readings, rain, and the injected anomalies.
+
+    Needs matplotlib (pip install 'citytwin[plots]').
+    """
+    from firmware_sim.plots import write_plots
+
+    try:
+        written = write_plots(seed, days, Path(out))
+    except SimError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except OSError as exc:
+        raise click.ClickException(f"out: cannot write {out}: {exc.strerror}") from exc
+    click.echo(f"wrote {len(written)} plots to {out}", err=True)

@@ -1,10 +1,14 @@
 """The process: one asyncio task per simulated sensor, all on one clock.
 
-Every sensor connects first; then all start together. Sensor ``i`` of ``n`` samples at
-``origin + (i / n + k) * interval`` for k = 0, 1, 2...: staggered, so a fleet does not publish
-in bursts. It stamps each reading with the simulated time of its tick, which runs ``speed``
-times faster than the wall clock. A sensor that falls behind (a slow broker) skips the ticks
-it missed rather than catching up in a burst, as a sensor on a timer would.
+Values come from the world model (``live.LiveWorld``: weather, events, neighbours, sensor
+faults); each sensor's ``Firmware`` numbers, stamps and encodes them, with faulty firmware
+at the configured rates. Every sensor connects first; then all start together.
+
+Sensor ``i`` of ``n`` samples at ``origin + (i / n + k) * interval`` for k = 0, 1, 2...:
+staggered, so a fleet does not publish in bursts. It stamps each reading with the simulated
+time of its tick, which runs ``speed`` times faster than the wall clock. A sensor that falls
+behind (a slow broker) skips the ticks it missed rather than catching up in a burst, as a
+sensor on a timer would. A dropout in the world uses up a sequence number and sends nothing.
 """
 
 from __future__ import annotations
@@ -15,16 +19,19 @@ import logging
 import math
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from firmware_sim import signals
+from firmware_sim.anomalies import Rates
+from firmware_sim.city import generate_city
 from firmware_sim.errors import SimError
-from firmware_sim.fleet import SimSensor, make_fleet
+from firmware_sim.firmware import NO_FAULTS, FaultRates, Firmware
+from firmware_sim.fleet import SimSensor
+from firmware_sim.live import LiveWorld
 from firmware_sim.settings import SimSettings
 from firmware_sim.transports import Link, LinkFactory
 from firmware_sim.transports.mqtt import MqttLink, MqttOptions
-from shared.reading import MAX_SEQ, Reading
+from firmware_sim.transports.serial import SerialLine
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +44,7 @@ class RunPlan:
     speed: float = 1.0
     duration: float | None = None  # wall seconds; None runs until stopped
     start: float | None = None  # simulated epoch time of the origin; None is the wall clock
+    faults: FaultRates = NO_FAULTS  # faulty firmware
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,13 +52,10 @@ class SensorReport:
     """What one sensor did during a run."""
 
     sensor: str
-    readings: int  # sampled, each with its own sequence number
-    sent: int  # handed to the broker
-
-    @property
-    def lost(self) -> int:
-        """Readings sampled while the broker was unreachable."""
-        return self.readings - self.sent
+    readings: int  # sampled, each with its own sequence number (dropouts included)
+    sent: int  # messages handed to the broker or the line
+    lost: int = 0  # messages lost while the broker was unreachable
+    faults: tuple[tuple[str, int], ...] = ()  # firmware faults, (name, count)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,13 +72,21 @@ class FleetReport:
 
     @property
     def sent(self) -> int:
-        """Readings handed to the broker by all sensors."""
+        """Messages handed to the broker by all sensors."""
         return sum(s.sent for s in self.sensors)
 
     @property
     def lost(self) -> int:
-        """Readings lost to an unreachable broker, all sensors together."""
-        return self.readings - self.sent
+        """Messages lost to an unreachable broker, all sensors together."""
+        return sum(s.lost for s in self.sensors)
+
+    def faults(self) -> dict[str, int]:
+        """Firmware faults of all sensors, by name."""
+        out: dict[str, int] = {}
+        for sensor in self.sensors:
+            for name, count in sensor.faults:
+                out[name] = out.get(name, 0) + count
+        return dict(sorted(out.items()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,14 +125,15 @@ class _StartLine:
 
 
 async def run_fleet(
-    fleet: tuple[SimSensor, ...],
+    world: LiveWorld,
     open_link: LinkFactory,
     plan: RunPlan,
     stop: asyncio.Event | None = None,
 ) -> FleetReport:
-    """Run every sensor of ``fleet`` until ``plan.duration`` elapses or ``stop`` is set."""
+    """Run every sensor of ``world`` until ``plan.duration`` elapses or ``stop`` is set."""
     started = time.monotonic()
     stop = stop if stop is not None else asyncio.Event()
+    fleet = tuple(placed.sensor for placed in world.city.sensors)
     if not fleet:
         return FleetReport((), 0.0)
     start_line = _StartLine(len(fleet), plan)
@@ -128,7 +142,7 @@ async def run_fleet(
             tasks = [
                 group.create_task(
                     _run_sensor(
-                        sensor, open_link(sensor), plan, index / len(fleet), start_line, stop
+                        world, sensor, open_link(sensor), plan, index / len(fleet), start_line, stop
                     )
                 )
                 for index, sensor in enumerate(fleet)
@@ -150,6 +164,7 @@ def _first_sim_error(errors: BaseExceptionGroup[BaseException]) -> BaseException
 
 
 async def _run_sensor(
+    world: LiveWorld,
     sensor: SimSensor,
     link: Link,
     plan: RunPlan,
@@ -157,8 +172,10 @@ async def _run_sensor(
     start_line: _StartLine,
     stop: asyncio.Event,
 ) -> SensorReport:
-    state = signals.SignalState()
-    seq = readings = sent = 0
+    firmware = Firmware(
+        sensor.id, sensor.kind, sensor.number, sensor.seed, plan.faults, link.transport
+    )
+    readings = sent = lost = 0
     async with link:
         clock = await start_line.wait()
         end = None if plan.duration is None else clock.origin + plan.duration
@@ -170,13 +187,19 @@ async def _run_sensor(
             # Whole milliseconds, as the wire carries them: replaying the signal model at the
             # published times then gives back the published values exactly.
             ts = round(clock.observed_at(stagger + tick), 3)
-            metrics, state = signals.sample(sensor, state, ts)
-            if await link.send(Reading(sensor.id, sensor.kind, seq, ts, metrics)):
-                sent += 1
+            metrics = world.metrics(sensor.id, ts)
+            if metrics is None:  # a dropout: the sensor counts the reading it could not take
+                firmware.skip()
+            else:
+                for frame in firmware.frames(firmware.readings(ts, metrics)):
+                    ok = await link.send(frame)
+                    sent, lost = sent + ok, lost + (not ok)
             readings += 1
-            seq = (seq + 1) % (MAX_SEQ + 1)
             tick = _next_tick(tick, clock.origin, stagger, plan.interval)
-    return SensorReport(sensor.id, readings, sent)
+        for frame in firmware.frames(firmware.flush()):
+            ok = await link.send(frame)
+            sent, lost = sent + ok, lost + (not ok)
+    return SensorReport(sensor.id, readings, sent, lost, tuple(sorted(firmware.counts.items())))
 
 
 def _next_tick(tick: int, origin: float, stagger: float, interval: float) -> int:
@@ -198,25 +221,37 @@ async def _sleep_until(deadline: float, stop: asyncio.Event) -> bool:
     return not stop.is_set()
 
 
-async def run(settings: SimSettings, stop: asyncio.Event | None = None) -> FleetReport:
-    """Run the fleet ``settings`` describe against its MQTT broker."""
-    fleet = make_fleet(settings.seed, settings.sensors, settings.prefix)
+async def run(
+    settings: SimSettings,
+    stop: asyncio.Event | None = None,
+    announce: Callable[[str], None] = log.info,
+) -> FleetReport:
+    """Run the fleet ``settings`` describe against its broker, or on its serial line."""
+    city = generate_city(settings.seed, settings.sensors, settings.prefix)
+    world = LiveWorld(city, Rates(faults_per_sensor_day=settings.anomaly_rate))
+    plan = RunPlan(settings.interval, settings.speed, settings.duration,
+                   faults=settings.fault_rates)  # fmt: skip
+    if settings.serial is not None:
+        async with SerialLine(settings.serial) as line:
+            announce(f"serial line: {line.path}")
+            return await run_fleet(world, lambda _: line.link(), plan, stop)
     host, port = settings.broker_address
     options = MqttOptions(host, port, qos=settings.qos)
-    plan = RunPlan(settings.interval, settings.speed, settings.duration)
-    log.info("simulating %d sensors against %s", len(fleet), options.url)
-    return await run_fleet(fleet, lambda sensor: MqttLink(sensor.id, options), plan, stop)
+    log.info("simulating %d sensors against %s", settings.sensors, options.url)
+    return await run_fleet(world, lambda sensor: MqttLink(sensor.id, options), plan, stop)
 
 
-def main(settings: SimSettings) -> FleetReport:
+def main(settings: SimSettings, announce: Callable[[str], None] = log.info) -> FleetReport:
     """Process entry point: run until done, or SIGINT/SIGTERM, then shut every sensor down."""
-    return asyncio.run(_run_until_signalled(settings))
+    return asyncio.run(_run_until_signalled(settings, announce))
 
 
-async def _run_until_signalled(settings: SimSettings) -> FleetReport:
+async def _run_until_signalled(
+    settings: SimSettings, announce: Callable[[str], None]
+) -> FleetReport:
     stop = asyncio.Event()
     with _stop_on_signals(stop):
-        return await run(settings, stop)
+        return await run(settings, stop, announce)
 
 
 @contextlib.contextmanager

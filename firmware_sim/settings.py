@@ -7,7 +7,9 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from firmware_sim.anomalies import Rates
 from firmware_sim.errors import SimConfigError
+from firmware_sim.firmware import FaultRates, parse_rates
 from firmware_sim.fleet import check_fleet
 from firmware_sim.transports.mqtt import parse_broker_url
 
@@ -27,6 +29,21 @@ class SimSettings(BaseSettings):
     speed: Seconds = 1.0
     duration: Seconds | None = None
     qos: Literal[0, 1] = 0
+    anomaly_rate: Annotated[float, Field(ge=0)] = Rates().faults_per_sensor_day
+    fault_rate: str = ""  # NAME=RATE,... (firmware.FAULTS)
+    rate: Annotated[float, Field(ge=0)] | None = None  # flood mode, readings/s; 0: no limit
+    total: Annotated[int, Field(ge=1)] | None = None  # flood mode: stop after this many
+    batch: Annotated[int, Field(ge=1, le=1000)] = 1
+    serial: str | None = None  # a port path, or "pty" for a new pty pair
+
+    @field_validator("fault_rate")
+    @classmethod
+    def _fault_rates(cls, value: str) -> str:
+        try:
+            parse_rates(value)
+        except SimConfigError as exc:
+            raise ValueError(str(exc).removeprefix("fault_rate: ")) from exc
+        return value
 
     @field_validator("broker")
     @classmethod
@@ -44,6 +61,23 @@ class SimSettings(BaseSettings):
         except SimConfigError as exc:
             raise ValueError(str(exc)) from exc
         return self
+
+    @model_validator(mode="after")
+    def _modes_that_fit(self) -> SimSettings:
+        if self.rate is None and (self.total is not None or self.batch != 1):
+            raise ValueError("total and batch need flood mode (--rate)")
+        if self.rate is not None and self.serial is not None:
+            raise ValueError("flood mode (--rate) is for MQTT only, not with --serial")
+        if self.serial is None and (
+            "bad_checksum" in self.fault_rate or "noise" in self.fault_rate
+        ):
+            raise ValueError("fault_rate: bad_checksum and noise exist on serial lines only")
+        return self
+
+    @property
+    def fault_rates(self) -> FaultRates:
+        """The faulty-firmware rates."""
+        return parse_rates(self.fault_rate)
 
     @property
     def broker_address(self) -> tuple[str, int]:

@@ -18,3 +18,4 @@ SENSOR_NOISE: Final = 6  # the dataset's noise, per sensor
 FAULTS: Final = 7  # sensor faults, per sensor
 EVENTS: Final = 8  # real-world events
 FIRMWARE: Final = 9  # faulty firmware: mangled payloads, per sensor
+LIVE: Final = 10  # the seed of each block of a live run's world

@@ -7,12 +7,17 @@ one transaction, deduplicated on (gateway, seq).
 from __future__ import annotations
 
 import abc
+from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Generic, Self, TypeVar
 
+from cloud.city import SeedEntity
 from cloud.fleet import Gateway
-from cloud.twin import Entity
+from cloud.geo import Box
+from cloud.history import History, HistoryQuery
+from cloud.incidents import Action, Incident
+from cloud.twin import Entity, Incoming
 from shared.wire.uplink import Batch, DesiredState
 
 T = TypeVar("T")
@@ -28,12 +33,25 @@ class IngestOutcome:
 
 
 @dataclass(frozen=True, slots=True)
+class Near:
+    """Entities within ``max_distance_m`` metres of a point, nearest first."""
+
+    lon: float
+    lat: float
+    max_distance_m: float
+
+
+@dataclass(frozen=True, slots=True)
 class EntityQuery:
     """Filters and paging of an entity listing (None: any)."""
 
     kind: str | None = None
     type: str | None = None
+    category: str | None = None
     gateway: str | None = None
+    district: str | None = None
+    bbox: Box | None = None
+    near: Near | None = None
     limit: int = 100
     offset: int = 0
 
@@ -44,6 +62,28 @@ class Page(Generic[T]):
 
     items: tuple[T, ...]
     total: int
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentQuery:
+    """Filters and paging of an incident listing (None: any)."""
+
+    state: str | None = None
+    department: str | None = None
+    entity: str | None = None
+    limit: int = 100
+    offset: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """An operator's action on an incident, as the audit trail records it."""
+
+    actor: str
+    action: Action
+    at: float
+    detail: str = ""
+    assignee: str | None = None
 
 
 class Store(abc.ABC):
@@ -80,6 +120,30 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def entity(self, entity_id: str) -> Entity | None:
         """One entity with its live status, or None."""
+
+    @abc.abstractmethod
+    async def incoming(self, entity_id: str, limit: int) -> Page[Incoming]:
+        """Relationships of other entities that point at ``entity_id``."""
+
+    @abc.abstractmethod
+    async def seed(self, entities: Sequence[SeedEntity], at: float) -> int:
+        """Add or update entities from a city file; live status and first_seen are kept."""
+
+    @abc.abstractmethod
+    async def history(self, query: HistoryQuery) -> History | None:
+        """One metric of one entity at a step, or None if there is no such entity."""
+
+    @abc.abstractmethod
+    async def incidents(self, query: IncidentQuery) -> Page[Incident]:
+        """Incidents matching ``query``, the most recently changed first."""
+
+    @abc.abstractmethod
+    async def incident(self, incident_id: int) -> Incident | None:
+        """One incident with its audit trail, or None."""
+
+    @abc.abstractmethod
+    async def act(self, incident_id: int, change: Change) -> Incident:
+        """Apply an operator's change; NoSuchIncident or InvalidTransition if it cannot be."""
 
     @abc.abstractmethod
     async def gateways(self, limit: int, offset: int) -> Page[Gateway]:

@@ -67,11 +67,11 @@ def plan(gateway: str, records: Iterable[Record], received_at: float) -> WritePl
 
 def _summary(rows: WritePlan, gateway: str, s: Summary, received_at: float) -> None:
     entity = _entity(rows, gateway, s.kind, s.sensor, received_at)
+    # Late or not, a summary is merged into its window's row: the flag needs no column.
     rows.summaries.append(
         (
-            gateway, s.seq, entity, s.sensor, s.kind, s.metric, s.start, s.end,
-            s.count, s.sum, s.min, s.max, s.m2, s.first_ts, s.last_ts, s.last_value,
-            s.anomalies, s.max_score, s.expected, int(s.late), received_at,
+            entity, s.metric, s.start, s.end, s.count, s.sum, s.min, s.max, s.m2,
+            s.first_ts, s.last_ts, s.last_value, s.anomalies, s.max_score, s.expected,
         )
     )  # fmt: skip
     _observe(rows, entity, s.metric, s.last_value, s.last_ts)

@@ -5,16 +5,27 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
 
+from cloud.city import SeedEntity
 from cloud.errors import StoreError
 from cloud.fleet import Gateway
-from cloud.store import reads, writes
-from cloud.store.base import EntityQuery, IngestOutcome, Page, Store
+from cloud.history import History, HistoryQuery
+from cloud.incidents import Incident
+from cloud.store import history, incidents, reads, seeding, writes
+from cloud.store.base import (
+    Change,
+    EntityQuery,
+    IncidentQuery,
+    IngestOutcome,
+    Page,
+    Store,
+)
 from cloud.store.readers import Readers
 from cloud.store.schema import migrate
 from cloud.store.writer import Writer
-from cloud.twin import Entity
+from cloud.twin import Entity, Incoming
 from shared.wire.uplink import Batch
 
 log = logging.getLogger(__name__)
@@ -55,6 +66,49 @@ class SqliteStore(Store):
     async def entity(self, entity_id: str) -> Entity | None:
         """One entity with its live status, or None."""
         return await self._readers.run(lambda conn: reads.entity(conn, entity_id))
+
+    async def incoming(self, entity_id: str, limit: int) -> Page[Incoming]:
+        """Relationships of other entities that point at ``entity_id``."""
+        return await self._readers.run(lambda conn: reads.incoming(conn, entity_id, limit))
+
+    async def seed(self, entities: Sequence[SeedEntity], at: float) -> int:
+        """Add or update entities from a city file in one transaction."""
+        return await self._writer.run(lambda conn: seeding.seed(conn, entities, at))
+
+    async def history(self, query: HistoryQuery) -> History | None:
+        """One metric of one entity at a step, or None if there is no such entity."""
+        return await self._readers.run(lambda conn: history.read(conn, query))
+
+    async def incidents(self, query: IncidentQuery) -> Page[Incident]:
+        """Incidents matching ``query``, the most recently changed first."""
+        return await self._readers.run(
+            lambda conn: incidents.page(
+                conn,
+                state=query.state,
+                department=query.department,
+                entity=query.entity,
+                limit=query.limit,
+                offset=query.offset,
+            )
+        )
+
+    async def incident(self, incident_id: int) -> Incident | None:
+        """One incident with its audit trail, or None."""
+        return await self._readers.run(lambda conn: incidents.one(conn, incident_id))
+
+    async def act(self, incident_id: int, change: Change) -> Incident:
+        """Apply an operator's change in one transaction on the writer thread."""
+        return await self._writer.run(
+            lambda conn: incidents.act(
+                conn,
+                incident_id,
+                change.actor,
+                change.action,
+                change.at,
+                detail=change.detail,
+                assignee=change.assignee,
+            )
+        )
 
     async def gateways(self, limit: int, offset: int) -> Page[Gateway]:
         """Gateways with their newest heartbeat."""

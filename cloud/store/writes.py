@@ -12,8 +12,9 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import chain
+from typing import Any
 
-from cloud.store import rows
+from cloud.store import history, incidents, rows
 from cloud.store.base import IngestOutcome
 from shared.wire.uplink import Batch, DesiredState, Heartbeat
 
@@ -22,7 +23,7 @@ _MAX_PARAMS = 8192
 
 
 @dataclass(frozen=True, slots=True)
-class _Insert:
+class Insert:
     """An INSERT sent as multi-row VALUES, a few hundred rows per statement.
 
     executemany would step once per row, releasing and retaking the GIL each time; while the
@@ -33,12 +34,14 @@ class _Insert:
     columns: tuple[str, ...]
     tail: str = ""
 
-    def run(self, conn: sqlite3.Connection, values: Sequence[rows.Row]) -> None:
-        """Insert ``values`` (tuples in ``columns`` order)."""
+    def run(self, conn: sqlite3.Connection, values: Sequence[rows.Row]) -> list[Any]:
+        """Insert ``values`` (tuples in ``columns`` order); the rows a RETURNING tail gives."""
         per = max(1, _MAX_PARAMS // len(self.columns))
+        out: list[Any] = []
         for start in range(0, len(values), per):
             chunk = values[start : start + per]
-            conn.execute(self._sql(len(chunk)), list(chain.from_iterable(chunk)))
+            out += conn.execute(self._sql(len(chunk)), list(chain.from_iterable(chunk)))
+        return out
 
     def _sql(self, count: int) -> str:
         return _statement(self.table, self.columns, self.tail, count)
@@ -52,36 +55,30 @@ def _statement(table: str, columns: tuple[str, ...], tail: str, count: int) -> s
 
 
 _KNOWN = "SELECT seq FROM records WHERE gateway = ? AND seq IN (SELECT value FROM json_each(?))"
-_RECORDS = _Insert("records", ("gateway", "seq", "type", "received_at"))
-_SUMMARIES = _Insert(
-    "summaries",
-    (
-        "gateway", "seq", "entity", "sensor", "kind", "metric", "window_start", "window_end",
-        "count", "total", "low", "high", "m2", "first_ts", "last_ts", "last_value", "anomalies",
-        "max_score", "expected", "late", "received_at",
-    ),
-)  # fmt: skip
-_ALERTS = _Insert(
+_RECORDS = Insert("records", ("gateway", "seq", "type", "received_at"))
+_WINDOWS = Insert("windows", history.COLUMNS, history.MERGE)
+_ALERTS = Insert(
     "alerts",
     (
         "gateway", "seq", "entity", "sensor", "kind", "metric", "ts", "value", "low", "high",
         "score", "severity", "reason", "received_at",
     ),
 )  # fmt: skip
-_GAPS = _Insert(
+_GAPS = Insert(
     "gaps",
     (
         "gateway", "seq", "sensor", "metric", "gap_start", "gap_end", "count", "reason",
         "received_at",
     ),
 )  # fmt: skip
-_ENTITIES = _Insert(
+_ENTITIES = Insert(
     "entities",
     ("id", "sensor", "kind", "type", "category", "gateway", "first_seen", "updated_at"),
-    "ON CONFLICT (id) DO UPDATE SET gateway = excluded.gateway, updated_at = excluded.updated_at",
+    """ON CONFLICT (id) DO UPDATE SET gateway = excluded.gateway, updated_at = excluded.updated_at
+    RETURNING id, rid""",
 )
 # Backfill keeps its observation time and never overwrites a newer live value.
-_LATEST = _Insert(
+_LATEST = Insert(
     "latest",
     ("entity", "metric", "value", "observed_at"),
     """ON CONFLICT (entity, metric) DO UPDATE
@@ -113,9 +110,10 @@ def _known(conn: sqlite3.Connection, batch: Batch) -> set[int]:
 
 def _write(conn: sqlite3.Connection, plan: rows.WritePlan) -> None:
     _RECORDS.run(conn, plan.records)
-    _ENTITIES.run(conn, list(plan.entities.values()))
-    _SUMMARIES.run(conn, plan.summaries)
+    rids = dict(_ENTITIES.run(conn, list(plan.entities.values())))
+    _WINDOWS.run(conn, [history.window_row((rids[s[0]], *s[1:])) for s in plan.summaries])
     _ALERTS.run(conn, plan.alerts)
+    incidents.record(conn, plan.alerts)
     _GAPS.run(conn, plan.gaps)
     _LATEST.run(conn, plan.latest_rows())
 

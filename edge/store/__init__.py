@@ -1,5 +1,5 @@
-"""The gateway's SQLite store: readings ring, outbox and dead letters, written by one thread."""
+"""The gateway's SQLite store: message ring, outbox and dead letters, written by one thread."""
 
-from edge.store.sqlite import OutboxRow, ReadingRow, Recovery, Store
+from edge.store.sqlite import MessageRow, OutboxRow, Recovery, Store
 
-__all__ = ["OutboxRow", "ReadingRow", "Recovery", "Store"]
+__all__ = ["MessageRow", "OutboxRow", "Recovery", "Store"]

@@ -44,22 +44,21 @@ def m001_outbox(db: Database) -> None:
 
 
 @migrations()
-def m002_readings(db: Database) -> None:
-    """Accepted readings (a bounded ring) and what window summaries already include.
+def m002_messages(db: Database) -> None:
+    """Accepted messages as they arrived (a bounded ring) and what summaries already include.
 
-    A reading is acknowledged to the broker only after it is stored here, and the summary of a
-    window records the highest reading id it includes, so after a crash the agent rebuilds its
-    open windows from this table without losing or double-counting anything.
+    A message is acknowledged to the broker only after it is stored here, and the summary of a
+    window records the highest message id it includes, so after a crash the agent decodes the
+    stored messages again and rebuilds its open windows without losing or double-counting.
+    Keeping the bytes as received costs nothing to encode on the hot path.
     """
     db.execute(
-        "CREATE TABLE readings ("
+        "CREATE TABLE messages ("
         " id INTEGER PRIMARY KEY,"
         " received REAL NOT NULL,"
-        " sensor TEXT NOT NULL,"
-        " kind TEXT NOT NULL,"
-        " seq INTEGER NOT NULL,"
-        " ts REAL NOT NULL,"
-        " metrics TEXT NOT NULL)"
+        " transport TEXT NOT NULL,"
+        " channel TEXT NOT NULL,"
+        " payload BLOB NOT NULL)"
     )
     db.execute(
         "CREATE TABLE closed_windows ("

@@ -37,16 +37,14 @@ DeadLetterRow = tuple[float, str, str, str, str, bytes]  # received, transport, 
 WindowMark = tuple[str, str, float, int]  # sensor, metric, window start, highest reading id
 
 
-class ReadingRow(NamedTuple):
-    """An accepted reading as the ring keeps it."""
+class MessageRow(NamedTuple):
+    """An accepted message as the ring keeps it: the bytes as they arrived."""
 
     id: int
     received: float
-    sensor: str
-    kind: str
-    seq: int
-    ts: float
-    metrics: str  # JSON object
+    transport: str
+    channel: str
+    payload: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +53,7 @@ class Recovery:
 
     replay_from: int
     next_id: int
-    readings: list[ReadingRow]
+    messages: list[MessageRow]
     closed: dict[tuple[str, str, float], int]
 
 
@@ -172,23 +170,23 @@ class Store:
         )
 
     def store_batch(
-        self, readings: list[ReadingRow], rejected: list[DeadLetterRow]
+        self, accepted: list[MessageRow], rejected: list[DeadLetterRow]
     ) -> asyncio.Future[Any]:
-        """Keep accepted readings (bounded ring) and rejected messages (bounded) in one commit."""
+        """Keep accepted messages (bounded ring) and rejected ones (bounded) in one commit."""
         ring, keep = self._ring_max, self._dead_letter_max
 
         def job(conn: sqlite3.Connection) -> None:
-            if readings:
+            if accepted:
                 conn.executemany(
-                    "INSERT INTO readings (id, received, sensor, kind, seq, ts, metrics)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    readings,
+                    "INSERT INTO messages (id, received, transport, channel, payload)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    accepted,
                 )
-                # The ring forgets the oldest readings, but never one an open window still needs.
+                # The ring forgets the oldest messages, but never one an open window still needs.
                 conn.execute(
-                    "DELETE FROM readings WHERE id <= ? AND id < (SELECT value FROM counters"
+                    "DELETE FROM messages WHERE id <= ? AND id < (SELECT value FROM counters"
                     " WHERE name = 'replay_from')",
-                    [readings[-1][0] - ring],
+                    [accepted[-1][0] - ring],
                 )
             if rejected:
                 conn.executemany(
@@ -225,10 +223,10 @@ class Store:
     def recover(self, recent: int) -> Recovery:
         """What a restarted agent needs: readings to replay and what summaries already hold."""
         replay_from = self._read("SELECT value FROM counters WHERE name = 'replay_from'", [])[0][0]
-        last = self._read("SELECT COALESCE(MAX(id), 0) FROM readings", [])[0][0]
+        last = self._read("SELECT COALESCE(MAX(id), 0) FROM messages", [])[0][0]
         start = min(replay_from, last - recent + 1)
         rows = self._read(
-            "SELECT id, received, sensor, kind, seq, ts, metrics FROM readings"
+            "SELECT id, received, transport, channel, payload FROM messages"
             " WHERE id >= ? ORDER BY id",
             [start],
         )
@@ -239,7 +237,7 @@ class Store:
         return Recovery(
             replay_from=replay_from,
             next_id=last + 1,
-            readings=[ReadingRow(*r) for r in rows],
+            messages=[MessageRow(*r) for r in rows],
             closed={(r[0], r[1], r[2]): r[3] for r in closed},
         )
 

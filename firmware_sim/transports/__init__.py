@@ -1,8 +1,9 @@
 """Transports: how a simulated sensor's readings leave the process, one module per protocol.
 
 Each transport is a ``Link``: an async context manager for one sensor's connection that owns
-its reconnect and backoff, and a ``send()`` that never raises for a lost peer (the reading is
-then lost, as it would be on a sensor without storage).
+its reconnect and backoff, and a ``send()`` of one encoded message (the sensor's ``Firmware``
+encodes it through the shared codecs) that never raises for a lost peer: the message is then
+lost, as it would be on a sensor without storage.
 """
 
 from __future__ import annotations
@@ -11,12 +12,17 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Protocol, Self
 
+from firmware_sim.firmware import Transport
 from firmware_sim.fleet import SimSensor
-from shared.reading import Reading
 
 
 class Link(Protocol):
     """One sensor's connection to its gateway."""
+
+    @property
+    def transport(self) -> Transport:
+        """Which wire format ``send`` expects."""
+        ...
 
     async def __aenter__(self) -> Self: ...
 
@@ -27,8 +33,8 @@ class Link(Protocol):
         tb: TracebackType | None,
     ) -> None: ...
 
-    async def send(self, reading: Reading) -> bool:
-        """Deliver one reading; False if it was lost because the peer is unreachable."""
+    async def send(self, frame: bytes) -> bool:
+        """Deliver one encoded message; False if it was lost because the peer is unreachable."""
         ...
 
 

@@ -19,15 +19,14 @@ import time
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Literal, Self
+from typing import Final, Literal, Self
 from urllib.parse import urlsplit
 
 import aiomqtt
 
 from firmware_sim.errors import LinkError, SimConfigError
 from firmware_sim.transports.backoff import Backoff
-from shared.reading import Reading
-from shared.wire.mqtt import encode_reading, encode_status, readings_topic, status_topic
+from shared.wire.mqtt import encode_status, readings_topic, status_topic
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +65,9 @@ class MqttOptions:
 
 
 class MqttLink:
-    """One simulated sensor's MQTT connection: ``async with`` it, then ``send()`` readings."""
+    """One simulated sensor's MQTT connection: ``async with`` it, then ``send()`` payloads."""
+
+    transport: Final = "mqtt"
 
     def __init__(self, sensor: str, options: MqttOptions) -> None:
         self._sensor = sensor
@@ -94,8 +95,8 @@ class MqttLink:
     ) -> None:
         await self._close(clean=True)
 
-    async def send(self, reading: Reading) -> bool:
-        """Publish one reading; False if it was lost because the broker is unreachable."""
+    async def send(self, frame: bytes) -> bool:
+        """Publish one readings payload; False if it was lost because the broker is unreachable."""
         client = self._client or await self._reconnect()
         if client is None:
             self.lost += 1
@@ -103,7 +104,7 @@ class MqttLink:
         try:
             await client.publish(
                 self._readings_topic,
-                encode_reading(reading),
+                frame,
                 qos=self._options.qos,
                 timeout=self._options.timeout_s,
             )

@@ -13,7 +13,8 @@ import httpx
 import pytest
 
 from tests.support import batches as b
-from tests.support.cloud import ingest, wait_healthy
+from tests.support.city import write_city
+from tests.support.cloud import ingest, table_counts, wait_healthy
 
 CITYTWIN = str(Path(sys.executable).parent / "citytwin")
 TOKEN = "gw-01-token-0123456789"
@@ -25,7 +26,7 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.parametrize("command", [["cloud"], ["cloud", "serve"]])
+@pytest.mark.parametrize("command", [["cloud"], ["cloud", "serve"], ["cloud", "seed"]])
 def test_every_command_has_help(command: list[str]) -> None:
     result = run(*command, "--help")
 
@@ -103,3 +104,26 @@ def test_serve_runs_until_a_signal_then_stops_cleanly(
     assert proc.returncode == returncode
     assert "cloud aggregator stopped" in log
     assert "Traceback" not in log
+
+
+def test_seed_loads_a_city_file_and_can_be_repeated(tmp_path: Path) -> None:
+    data = write_city(tmp_path / "city.geojson", sensors=10)
+    args = ("cloud", "seed", "--database", str(tmp_path / "c.db"), str(tmp_path / "city.geojson"))
+
+    first, again = run(*args), run(*args)
+
+    for result in (first, again):
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith(f"seeded {len(data['features'])} entities from ")
+    assert table_counts(tmp_path / "c.db")["entities"] == len(data["features"])
+
+
+def test_seed_refuses_a_file_that_is_not_a_city(tmp_path: Path) -> None:
+    (tmp_path / "city.geojson").write_text('{"type": "FeatureCollection", "features": [{}]}')
+
+    result = run(
+        "cloud", "seed", "--database", str(tmp_path / "c.db"), str(tmp_path / "city.geojson")
+    )
+
+    assert result.returncode == 1
+    assert result.stderr.startswith("Error: not a city file: features.0.type: Field required")

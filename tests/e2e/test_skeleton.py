@@ -72,7 +72,7 @@ def test_simulated_readings_reach_the_city_state(
     edge = _spawn(["edge", "run", "--config", str(config)], tmp_path / "edge.log")
     sim = _spawn(
         ["sim", "run", "--broker", mosquitto.url, "--sensors", "8", "--seed", "3",
-         "--prefix", "e2e", "--interval", "0.5", "--qos", "1"],
+         "--prefix", "e2e", "--interval", "0.5", "--qos", "1", "--anomaly-rate", "0"],
         tmp_path / "sim.log",
     )  # fmt: skip
     try:

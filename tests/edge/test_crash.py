@@ -64,7 +64,7 @@ def _flood(broker: Mosquitto, done: threading.Event) -> None:
 
 def _cloud_count(cloud: CloudServer) -> int:
     with sqlite3.connect(cloud.settings.database) as db:
-        (count,) = db.execute("SELECT COALESCE(SUM(count), 0) FROM summaries").fetchone()
+        (count,) = db.execute("SELECT COALESCE(SUM(count), 0) FROM windows").fetchone()
     return int(count)
 
 

@@ -47,7 +47,7 @@ class CloudProcess:
 
     def summed_count(self) -> int:
         with sqlite3.connect(self.database) as db:
-            (count,) = db.execute("SELECT COALESCE(SUM(count), 0) FROM summaries").fetchone()
+            (count,) = db.execute("SELECT COALESCE(SUM(count), 0) FROM windows").fetchone()
         return int(count)
 
 

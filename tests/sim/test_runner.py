@@ -7,9 +7,10 @@ import itertools
 
 import pytest
 
-from firmware_sim import signals
+from firmware_sim.city import generate_city
 from firmware_sim.errors import LinkError
-from firmware_sim.fleet import SimSensor, make_fleet
+from firmware_sim.fleet import SimSensor
+from firmware_sim.live import NO_ANOMALIES, LiveWorld
 from firmware_sim.runner import RunPlan, run_fleet
 from firmware_sim.transports import LinkFactory
 from firmware_sim.transports.mqtt import MqttLink, MqttOptions
@@ -25,6 +26,15 @@ def mqtt_links(port: int, qos: int = 0) -> LinkFactory:
     return lambda sensor: MqttLink(sensor.id, options)
 
 
+def calm_world(seed: int, sensors: int, prefix: str) -> LiveWorld:
+    """The live world of a city without sensor faults, so no dropout breaks the sequences."""
+    return LiveWorld(generate_city(seed, sensors, prefix), NO_ANOMALIES)
+
+
+def make_fleet(seed: int, sensors: int, prefix: str = "sim") -> tuple[SimSensor, ...]:
+    return tuple(p.sensor for p in generate_city(seed, sensors, prefix).sensors)
+
+
 def all_went_offline(fleet: tuple[SimSensor, ...]) -> Predicate:
     return lambda rec: all(rec.statuses()[s.id][-1:] == [False] for s in fleet)
 
@@ -35,7 +45,7 @@ async def test_every_sensor_publishes_gapless_readings(
 ) -> None:
     fleet = make_fleet(7, 8, f"q{qos}")
     plan = RunPlan(interval=0.2, duration=2.0)
-    report = await run_fleet(fleet, mqtt_links(mosquitto.port, qos), plan)
+    report = await run_fleet(calm_world(7, 8, f"q{qos}"), mqtt_links(mosquitto.port, qos), plan)
     recorder.wait_for(all_went_offline(fleet))
 
     readings = recorder.readings()
@@ -55,8 +65,9 @@ async def test_observation_times_run_at_the_simulated_speed(
     mosquitto: Mosquitto, recorder: Recorder
 ) -> None:
     fleet = make_fleet(3, 4, "fast")
+    world = calm_world(3, 4, "fast")
     plan = RunPlan(interval=0.125, speed=480.0, duration=1.0, start=START)  # a minute a tick
-    await run_fleet(fleet, mqtt_links(mosquitto.port), plan)
+    await run_fleet(world, mqtt_links(mosquitto.port), plan)
     recorder.wait_for(all_went_offline(fleet))
     for index, sensor in enumerate(fleet):
         mine = recorder.readings()[sensor.id]
@@ -64,12 +75,10 @@ async def test_observation_times_run_at_the_simulated_speed(
         assert stamps[0] == START + index / len(fleet) * 60.0  # staggered within the interval
         steps = [(b - a) / 60.0 for a, b in itertools.pairwise(stamps) if a and b]
         assert all(step >= 1 and step == round(step) for step in steps)
-        # What went over the wire is what the signal model gives at those times.
-        state = signals.SignalState()
+        # What went over the wire is what the world model gives at those times.
         for reading in mine:
             assert reading.ts is not None
-            expected, state = signals.sample(sensor, state, reading.ts)
-            assert reading.metrics == expected
+            assert reading.metrics == world.metrics(sensor.id, reading.ts)
 
 
 async def test_a_stop_event_shuts_every_sensor_down_cleanly(
@@ -77,7 +86,8 @@ async def test_a_stop_event_shuts_every_sensor_down_cleanly(
 ) -> None:
     fleet = make_fleet(1, 3, "stop")
     stop = asyncio.Event()
-    run = asyncio.create_task(run_fleet(fleet, mqtt_links(mosquitto.port), RunPlan(0.1), stop))
+    world = calm_world(1, 3, "stop")
+    run = asyncio.create_task(run_fleet(world, mqtt_links(mosquitto.port), RunPlan(0.1), stop))
     await asyncio.to_thread(recorder.wait_for, lambda rec: len(rec.readings()) == 3)
     stop.set()
     report = await asyncio.wait_for(run, 5)
@@ -89,7 +99,8 @@ async def test_cancelling_the_run_still_reports_every_sensor_offline(
     mosquitto: Mosquitto, recorder: Recorder
 ) -> None:
     fleet = make_fleet(1, 3, "cancel")
-    run = asyncio.create_task(run_fleet(fleet, mqtt_links(mosquitto.port), RunPlan(0.1)))
+    world = calm_world(1, 3, "cancel")
+    run = asyncio.create_task(run_fleet(world, mqtt_links(mosquitto.port), RunPlan(0.1)))
     await asyncio.to_thread(recorder.wait_for, lambda rec: len(rec.readings()) == 3)
     run.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -100,7 +111,8 @@ async def test_cancelling_the_run_still_reports_every_sensor_offline(
 async def test_sensors_ride_out_a_broker_outage(mosquitto: Mosquitto, recorder: Recorder) -> None:
     fleet = make_fleet(2, 3, "outage")
     stop = asyncio.Event()
-    run = asyncio.create_task(run_fleet(fleet, mqtt_links(mosquitto.port), RunPlan(0.1), stop))
+    world = calm_world(2, 3, "outage")
+    run = asyncio.create_task(run_fleet(world, mqtt_links(mosquitto.port), RunPlan(0.1), stop))
 
     def each_has(count: int) -> Predicate:
         return lambda rec: all(len(rec.readings().get(s.id, [])) >= count for s in fleet)
@@ -126,11 +138,11 @@ async def test_sensors_ride_out_a_broker_outage(mosquitto: Mosquitto, recorder: 
 
 
 async def test_an_unreachable_broker_fails_the_run_with_a_clear_error() -> None:
-    fleet = make_fleet(0, 3)
+    world = calm_world(0, 3, "sim")
     with pytest.raises(LinkError, match=r"cannot connect to broker mqtt://127\.0\.0\.1:\d+"):
-        await run_fleet(fleet, mqtt_links(free_port()), RunPlan(0.1, duration=1.0))
+        await run_fleet(world, mqtt_links(free_port()), RunPlan(0.1, duration=1.0))
 
 
 async def test_an_empty_fleet_runs_and_ends_at_once() -> None:
-    report = await run_fleet((), mqtt_links(free_port()), RunPlan(0.1))
+    report = await run_fleet(calm_world(0, 0, "sim"), mqtt_links(free_port()), RunPlan(0.1))
     assert report.sensors == ()

@@ -18,7 +18,7 @@ from cloud.app import StoreFactory, create_app
 from cloud.settings import CloudSettings
 from shared.wire.uplink import INGEST_PATH
 
-TABLES = ("records", "summaries", "alerts", "gaps", "gateways", "entities", "latest")
+TABLES = ("records", "windows", "alerts", "gaps", "gateways", "entities", "latest", "relationships")
 
 
 class _Server(uvicorn.Server):

@@ -1,0 +1,197 @@
+"""Edge agent ingest: readings/s through decode, validate, window and store, beside bare paho.
+
+    python bench/edge_ingest.py [--readings 200000] [--sensors 200] [--batch 10]
+
+Starts its own Mosquitto on a free port and, in the same run, floods it three times with
+`firmware_sim.flood` at QoS 0 (as fast as it goes):
+1. a bare paho subscriber that only counts messages (the reference drain rate);
+2. `citytwin edge run`, single-reading messages: rate = readings stored / time from the first to
+   the last stored, checked for zero loss and zero duplicates against the readings table;
+3. the agent again with `--batch` readings per message.
+Then it paces 1,000 readings/s for 20 s and reads the agent's CPU and resident memory.
+The agent's cloud is unreachable on purpose: uploads back off and do not compete for the CPU.
+Prints a table and writes bench/results/edge_ingest.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import platform
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import psutil
+from paho.mqtt.enums import CallbackAPIVersion
+from sim_flood import free_port, start_broker
+
+from firmware_sim.flood import flood
+
+RESULTS = Path(__file__).parent / "results" / "edge_ingest.json"
+
+
+def _bare_subscriber(port: int, expected: int, ready: Any, out: Any) -> None:
+    times: list[float] = []
+    done = threading.Event()
+
+    def on_message(_c: mqtt.Client, _u: object, _m: mqtt.MQTTMessage) -> None:
+        times.append(time.perf_counter())
+        if len(times) >= expected:
+            done.set()
+
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bare")
+    client.on_message = on_message
+    client.on_subscribe = lambda *_: ready.set()
+    client.connect("127.0.0.1", port)
+    client.subscribe("citytwin/v1/sensors/+/readings", qos=1)
+    client.loop_start()
+    done.wait(120)
+    client.loop_stop()
+    out.put((len(times), times[0] if times else 0.0, times[-1] if times else 0.0))
+
+
+def bare_paho(port: int, args: argparse.Namespace) -> dict[str, Any]:
+    ctx = multiprocessing.get_context("spawn")
+    ready, out = ctx.Event(), ctx.Queue()
+    proc = ctx.Process(target=_bare_subscriber, args=(port, args.readings, ready, out))
+    proc.start()
+    ready.wait(20)
+    flood("127.0.0.1", port, args.sensors, None, args.readings, 0, 1, prefix="bare")
+    count, first, last = out.get(timeout=180)
+    proc.join()
+    return {"messages": count, "rate": (count - 1) / (last - first)}
+
+
+def _agent(port: int, workdir: Path) -> tuple[subprocess.Popen[bytes], Path]:
+    data = workdir / "edge"
+    config = workdir / "gateway.toml"
+    config.write_text(
+        f'gateway_id = "bench"\ndata_dir = "{data}"\nheartbeat_s = 60\n'
+        f'[mqtt]\nurl = "mqtt://127.0.0.1:{port}"\n'
+        f'[cloud]\nurl = "http://127.0.0.1:{free_port()}"\nbackoff_max_s = 60\n'
+    )
+    log = (workdir / "agent.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "citytwin", "edge", "run", "--config", str(config)],
+        stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    db = data / "edge.db"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if "connected to" in (workdir / "agent.log").read_text(errors="replace"):
+            break
+        time.sleep(0.1)
+    time.sleep(1.0)  # the SUBACK follows the connection
+    return proc, db
+
+
+def _stored(db: Path) -> tuple[int, int]:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        readings = conn.execute(
+            "SELECT COUNT(*), COUNT(DISTINCT sensor || '/' || seq) FROM readings"
+        )
+        return readings.fetchone()
+
+
+def agent_run(port: int, args: argparse.Namespace, batch: int, workdir: Path) -> dict[str, Any]:
+    workdir.mkdir()
+    proc, db = _agent(port, workdir)
+    sender = threading.Thread(
+        target=flood,
+        args=("127.0.0.1", port, args.sensors, None, args.readings, 0, batch),
+        kwargs={"prefix": f"b{batch}"},
+    )
+    sender.start()
+    first = last = None
+    count = distinct = 0
+    deadline = time.monotonic() + 300
+    while count < args.readings and time.monotonic() < deadline:
+        time.sleep(0.05)
+        count, distinct = _stored(db) if db.exists() else (0, 0)
+        now = time.perf_counter()
+        if count and first is None:
+            first = (now, count)
+        if first is not None and count > first[1]:
+            last = (now, count)
+    sender.join()
+    rss = psutil.Process(proc.pid).memory_info().rss / 1e6
+    proc.terminate()
+    proc.wait(30)
+    assert first is not None
+    assert last is not None
+    rate = (last[1] - first[1]) / (last[0] - first[0])
+    return {"readings": count, "distinct": distinct, "lost": args.readings - distinct,
+            "duplicates": count - distinct, "rate": rate, "rss_mb": rss}  # fmt: skip
+
+
+def steady(port: int, workdir: Path, rate: float, seconds: float) -> dict[str, Any]:
+    workdir.mkdir()
+    proc, _db = _agent(port, workdir)
+    time.sleep(2.0)
+    agent = psutil.Process(proc.pid)
+    sender = threading.Thread(
+        target=flood, args=("127.0.0.1", port, 200, rate, None, 0, 1),
+        kwargs={"prefix": "steady", "duration": seconds + 4},
+    )  # fmt: skip
+    sender.start()
+    time.sleep(2.0)  # past start-up
+    cpu0, t0 = sum(agent.cpu_times()[:2]), time.perf_counter()
+    time.sleep(seconds)
+    cpu1, t1 = sum(agent.cpu_times()[:2]), time.perf_counter()
+    rss = agent.memory_info().rss / 1e6
+    sender.join()
+    proc.terminate()
+    proc.wait(30)
+    return {"rate": rate, "cpu_percent_of_one_core": 100 * (cpu1 - cpu0) / (t1 - t0),
+            "rss_mb": rss}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--readings", type=int, default=200_000)
+    parser.add_argument("--sensors", type=int, default=200)
+    parser.add_argument("--batch", type=int, default=10)
+    parser.add_argument("--steady-seconds", type=float, default=20.0)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        broker, port = start_broker(work)
+        try:
+            bare = bare_paho(port, args)
+            single = agent_run(port, args, 1, work / "single")
+            batched = agent_run(port, args, args.batch, work / "batched")
+            calm = steady(port, work / "steady", 1000.0, args.steady_seconds)
+        finally:
+            broker.terminate()
+            broker.wait()
+    result = {
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "args": vars(args), "bare_paho": bare, "agent_single": single,
+        "agent_batched": batched, "agent_at_1000_per_s": calm,
+        "ratio_single_to_bare": single["rate"] / bare["rate"],
+    }  # fmt: skip
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2))
+    print(f"{'run':<34}{'readings/s':>12}{'lost':>7}{'dups':>7}{'RSS MB':>9}")
+    print(f"{'bare paho subscriber (messages)':<34}{bare['rate']:>12,.0f}")
+    for name, run in (("agent, 1 reading/message", single),
+                      (f"agent, {args.batch} readings/message", batched)):  # fmt: skip
+        print(f"{name:<34}{run['rate']:>12,.0f}{run['lost']:>7}{run['duplicates']:>7}"
+              f"{run['rss_mb']:>9.0f}")  # fmt: skip
+    print(f"agent / bare paho: {result['ratio_single_to_bare']:.0%}")
+    print(f"at 1,000 readings/s: {calm['cpu_percent_of_one_core']:.1f}% of one core, "
+          f"{calm['rss_mb']:.0f} MB resident")  # fmt: skip
+    print(f"written to {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,196 @@
+"""Flood mode: publish readings as fast as the broker takes them, up to a rate, and measure it.
+
+One MQTT connection carries a whole fleet, sensor after sensor, each with its own sequence
+numbers. Values come from the world model (one simulated day on a 15-minute grid, replayed in
+a loop, without anomalies); observation times are the wall clock at publication. Each reading
+goes through the sensor's ``Firmware``, so faults can be mixed in at any rate. With ``batch``
+above 1, a message carries that many readings of one sensor.
+
+Pacing: reading ``i`` is not published before ``i / rate`` seconds after the start; the loop
+checks the clock every few messages and waits, serving the connection, when it is ahead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Final, Literal
+
+from firmware_sim.city import generate_city
+from firmware_sim.firmware import NO_FAULTS, FaultRates, Firmware
+from firmware_sim.live import NO_ANOMALIES, make_block, reading_of
+from firmware_sim.transports.paho import PahoPublisher
+from shared.reading import Reading
+from shared.wire.mqtt import MAX_BATCH, readings_topic
+
+CYCLE_GRID_S: Final = 900.0
+_CYCLE: Final = 96  # samples replayed per sensor: one day on the 15-minute grid
+_CHECK_EVERY: Final = 64  # messages between two looks at the clock and the socket
+_DRAIN_S: Final = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class FloodReport:
+    """What a flood did: readings and messages sent, over how long, at what rate."""
+
+    readings: int  # readings sent (a duplicate counts twice)
+    messages: int  # MQTT messages published
+    elapsed_s: float  # from the first publication until the broker had everything
+    target_rate: float | None  # readings/s asked for; None: as fast as possible
+    qos: int
+    batch: int
+    sensors: int
+    faults: Mapping[str, int] = field(default_factory=dict)
+    drained: bool = True  # False if some messages were still unwritten or unacknowledged
+
+    @property
+    def rate(self) -> float:
+        """Readings per second achieved."""
+        return self.readings / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    @property
+    def message_rate(self) -> float:
+        """Messages per second achieved."""
+        return self.messages / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+
+@dataclass(slots=True)
+class _Sensor:
+    firmware: Firmware
+    topic: str
+    values: list[dict[str, float]]
+    step: int = 0
+    carry: list[Reading] = field(default_factory=list)  # produced, not yet sent
+
+
+def flood(
+    host: str,
+    port: int,
+    sensors: int,
+    rate: float | None,
+    total: int | None,
+    qos: Literal[0, 1] = 0,
+    batch: int = 1,
+    *,
+    seed: int = 0,
+    prefix: str = "flood",
+    faults: FaultRates = NO_FAULTS,
+    duration: float | None = None,
+    stop: threading.Event | None = None,
+) -> FloodReport:
+    """Publish ``total`` readings (None: until ``duration`` or ``stop``) at up to ``rate``/s."""
+    if not 1 <= batch <= MAX_BATCH:
+        raise ValueError(f"batch: {batch} is not in 1..{MAX_BATCH}")
+    fleet = fleet_values(seed, sensors, prefix, faults)
+    client_id = f"citytwin-flood-{prefix}-{os.getpid()}"
+    with PahoPublisher(host, port, client_id, qos) as link:
+        began = time.perf_counter()
+        readings = _publish(link, fleet, rate, total, batch, began, duration, stop)
+        readings += _flush(link, fleet)
+        drained = link.drain(_DRAIN_S)
+        elapsed = time.perf_counter() - began
+    counts: dict[str, int] = {}
+    for sensor in fleet:
+        for name, count in sensor.firmware.counts.items():
+            counts[name] = counts.get(name, 0) + count
+    return FloodReport(readings, link.published, elapsed, rate, qos, batch, sensors,
+                       dict(sorted(counts.items())), drained)  # fmt: skip
+
+
+def fleet_values(seed: int, sensors: int, prefix: str, faults: FaultRates) -> list[_Sensor]:
+    """Every sensor of the fleet with its firmware and a day of clean values to replay."""
+    city = generate_city(seed, sensors, prefix)
+    block = make_block(city, 0, NO_ANOMALIES, CYCLE_GRID_S)
+    out = []
+    for placed in city.sensors:
+        s = placed.sensor
+        series = block.series[s.kind]
+        row = series.values[series.sensors.index(s.id)]
+        values = [reading_of(s.kind, row[j : j + 2], 0.0) for j in range(_CYCLE)]
+        firmware = Firmware(s.id, s.kind, s.number, seed, faults)
+        out.append(_Sensor(firmware, readings_topic(s.id), [v for v in values if v]))
+    return out
+
+
+def _publish(
+    link: PahoPublisher,
+    fleet: list[_Sensor],
+    rate: float | None,
+    total: int | None,
+    batch: int,
+    began: float,
+    duration: float | None,
+    stop: threading.Event | None,
+) -> int:
+    """The publishing loop; returns the readings sent."""
+    sent = messages = 0
+    end = None if duration is None else began + duration
+    index = 0
+    while total is None or sent < total:
+        sensor = fleet[index]
+        index = (index + 1) % len(fleet)
+        want = batch if total is None else min(batch, total - sent)
+        readings = _take(sensor, want, time.time())
+        if readings:
+            link.publish(sensor.topic, sensor.firmware.payload(readings))
+            sent += len(readings)
+            messages += 1
+        if messages % _CHECK_EVERY == 0:
+            link.service()
+            if (stop is not None and stop.is_set()) or (end is not None and _now() >= end):
+                break
+            if rate is not None:
+                _wait_for(link, began + sent / rate)
+    return sent
+
+
+def _take(sensor: _Sensor, count: int, ts: float) -> list[Reading]:
+    """Up to ``count`` readings of one sensor, as its firmware sends them."""
+    out, sensor.carry = sensor.carry, []
+    while len(out) < count:
+        values = sensor.values[sensor.step % len(sensor.values)]
+        sensor.step += 1
+        out += sensor.firmware.readings(ts, values)
+    # A duplicate can make one observation two readings: the extra waits for the next message.
+    out, sensor.carry = out[:count], out[count:]
+    return out
+
+
+def _flush(link: PahoPublisher, fleet: list[_Sensor]) -> int:
+    """Send the readings firmware held back to reorder."""
+    sent = 0
+    for sensor in fleet:
+        held = sensor.carry + sensor.firmware.flush()
+        if held:
+            link.publish(sensor.topic, sensor.firmware.payload(held))
+            sent += len(held)
+    return sent
+
+
+@contextlib.contextmanager
+def stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """Set ``stop`` on SIGINT or SIGTERM while the flood runs (main thread only)."""
+    previous = {
+        signum: signal.signal(signum, lambda *_: stop.set())
+        for signum in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _wait_for(link: PahoPublisher, deadline: float) -> None:
+    """Serve the connection until ``deadline`` (perf_counter time)."""
+    while (ahead := deadline - _now()) > 0:
+        link.service(min(ahead, 0.05))
+
+
+def _now() -> float:
+    return time.perf_counter()

@@ -1,0 +1,102 @@
+"""Offline replay through the edge detector, as a library call and as a command."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from edge.anomaly.cli import replay as replay_command
+from edge.anomaly.errors import ReplayError
+from edge.anomaly.replay import read_series, replay
+
+
+def _write(path: Path, ts: np.ndarray, value: np.ndarray) -> Path:
+    rows = ["timestamp,value", *(f"{t:.0f},{float(v)!r}" for t, v in zip(ts, value, strict=True))]
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def _scores(path: Path) -> list[float]:
+    with path.open() as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == ["timestamp", "value", "anomaly_score"]
+    return [float(r["anomaly_score"]) for r in rows]
+
+
+def _noisy(n: int, seed: int = 1) -> np.ndarray:
+    return 10 + np.random.default_rng(seed).normal(0, 1, n)
+
+
+@pytest.mark.parametrize(
+    ("name", "ts", "value"),
+    [
+        ("gap", np.r_[np.arange(300) * 60.0, 86400 + np.arange(300) * 60.0], _noisy(600)),
+        ("constant", np.arange(500) * 10.0, np.full(500, 3.25)),
+        ("huge", np.arange(500) * 3600.0, _noisy(500) * 1e120),
+        ("irregular", np.cumsum(np.random.default_rng(2).exponential(90, 400)), _noisy(400)),
+    ],
+)
+def test_replay_writes_one_score_in_range_per_row(
+    tmp_path: Path, name: str, ts: np.ndarray, value: np.ndarray
+) -> None:
+    out = tmp_path / "out.csv"
+    report = replay(_write(tmp_path / f"{name}.csv", ts, value), out)
+    scores = _scores(out)
+    assert report.rows == len(scores) == len(ts)
+    assert all(0 <= s <= 1 for s in scores)
+    if name == "constant":
+        assert max(scores) < 0.2
+    if name == "gap":
+        assert scores[300] == max(scores)  # the first reading after a day of silence
+
+
+def test_iso_times_and_empty_values(tmp_path: Path) -> None:
+    src = tmp_path / "in.csv"
+    src.write_text("timestamp,value\n2025-06-02T00:00:00,1.5\n2025-06-02T00:05:00Z,\n")
+    report = replay(src, tmp_path / "out.csv")
+    assert (report.rows, report.missing) == (2, 1)
+    assert _scores(tmp_path / "out.csv")[1] == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("time,value\n1,2\n", "line 1: the header must name"),
+        ("timestamp,value\n1,abc\n", "line 2: could not convert"),
+        ("timestamp,value\nyesterday,1\n", "line 2: Invalid isoformat"),
+        ("timestamp,value\n1\n", "line 2: expected 2 columns"),
+    ],
+)
+def test_bad_input_names_the_line(text: str, message: str) -> None:
+    with pytest.raises(ReplayError, match=message):
+        read_series(text, "in.csv")
+
+
+def test_command_scores_a_file(tmp_path: Path) -> None:
+    src = _write(tmp_path / "in.csv", np.arange(200) * 60.0, _noisy(200))
+    result = CliRunner().invoke(replay_command, [str(src), "--out", str(tmp_path / "o.csv")])
+    assert result.exit_code == 0, result.output
+    assert len(_scores(tmp_path / "o.csv")) == 200
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["missing.csv", "--out", "o.csv"], "missing.csv: no such file"),
+        (["bad.csv", "--out", "o.csv"], "line 1: the header must name"),
+        (["good.csv", "--out", "o.csv", "--model", "nope.onnx"], "nope.onnx: no such model"),
+    ],
+)
+def test_command_errors_are_one_line(tmp_path: Path, args: list[str], message: str) -> None:
+    (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
+    (tmp_path / "good.csv").write_text("timestamp,value\n1,2\n")
+    paths = [a if a.startswith("--") else str(tmp_path / a) for a in args]
+    result = CliRunner().invoke(replay_command, paths)
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    assert message in lines[0]

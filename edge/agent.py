@@ -7,7 +7,9 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
+from edge.anomaly.detector import Detector
 from edge.errors import AuthError, StoreError
 from edge.health import Health
 from edge.pipeline import Pipeline
@@ -18,6 +20,8 @@ from edge.sources.serial import SerialSource
 from edge.store import Store
 from edge.uplink import CloudClient, Uplink
 from edge.windows import WindowSummary
+from shared.wire import mqtt
+from shared.wire.uplink import Alert
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +56,13 @@ class Agent:
         await asyncio.to_thread(self.store.open)
         recovery = await asyncio.to_thread(self.store.recover, _RECENT_FOR_SEQUENCES)
         self.pipeline.restore(recovery)
+        if settings.anomaly.enabled:
+            anomaly = settings.anomaly
+            detector = await asyncio.to_thread(
+                Detector.load, anomaly.model, threads=anomaly.threads
+            )
+            self.pipeline.use_detector(detector)
+            log.info("anomaly model %s loaded", detector.version)
         if self.pipeline.counters.replayed:
             log.info(
                 "replayed %d stored readings into open windows", self.pipeline.counters.replayed
@@ -91,8 +102,19 @@ class Agent:
             outcome = self.pipeline.process(batch)
             await self.store.store_batch(outcome.stored, [r.row() for r in outcome.rejections])
             source.ack(batch)  # only now: a crash before the commit leaves them with the broker
+            if outcome.alerts:
+                await self._raise(outcome.alerts)
             for rejection in outcome.rejections[:3]:
                 log.warning("dead letter (%s): %s", rejection.message.channel, rejection.detail)
+
+    async def _raise(self, alerts: list[dict[str, Any]]) -> None:
+        seqs = await self.store.append_numbered(alerts, time.time())
+        if self.uplink is not None:
+            self.uplink.nudge()
+        # Also on the local broker, so a siren or display here acts even with the cloud away.
+        for seq, alert in zip(seqs, alerts, strict=True):
+            record = Alert.model_validate({"seq": seq, **alert})
+            self.source.publish(mqtt.alert_topic(record.sensor), mqtt.encode_alert(record))
 
     async def _close_windows(self) -> None:
         tick = min(1.0, self.settings.windows.length_s / 4)
@@ -122,7 +144,7 @@ class Agent:
                 depth,
                 oldest,
                 shed_total=0,
-                model_version=None,
+                model_version=self.pipeline.model_version,
                 config_version=desired.config_version if desired else 0,
             )
             await self.store.append([record], time.time())

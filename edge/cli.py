@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from edge.anomaly.cli import replay
 from edge.errors import EdgeError
 from edge.settings import EdgeSettings, load
 
@@ -128,3 +129,6 @@ def _db_path(config_path: Path | None, data_dir: Path | None) -> Path:
     if not path.exists():
         raise click.ClickException(f"no store at {path}: has the agent run with this config?")
     return path
+
+
+group.add_command(replay)

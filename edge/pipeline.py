@@ -6,6 +6,8 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from edge.anomaly.alerts import Alerter
+from edge.anomaly.detector import Detector
 from edge.decode import Rejection, decode
 from edge.sequence import SequenceTracker, Verdict
 from edge.settings import EdgeSettings
@@ -35,6 +37,27 @@ class Outcome:
 
     stored: list[MessageRow]
     rejections: list[Rejection]
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Scoring:
+    """One batch's readings flattened to (sensor, metric) streams for the detector."""
+
+    sensor: list[str] = field(default_factory=list)
+    kind: list[str] = field(default_factory=list)
+    metric: list[str] = field(default_factory=list)
+    ts: list[float] = field(default_factory=list)
+    value: list[float] = field(default_factory=list)
+
+    def add(self, reading: Reading) -> None:
+        assert reading.ts is not None
+        for metric, value in reading.metrics.items():
+            self.sensor.append(reading.sensor)
+            self.kind.append(reading.kind)
+            self.metric.append(metric)
+            self.ts.append(reading.ts)
+            self.value.append(value)
 
 
 class Pipeline:
@@ -47,6 +70,19 @@ class Pipeline:
         self.counters = Counters()
         self._next_id = 1
         self._gaps: list[dict[str, Any]] = []
+        self._detector: Detector | None = None
+        self._alerter: Alerter | None = None
+        self._scoring: _Scoring = _Scoring()
+
+    def use_detector(self, detector: Detector) -> None:
+        """Score every accepted reading with ``detector`` from now on."""
+        self._detector = detector
+        self._alerter = Alerter(detector.model.card.policy)
+
+    @property
+    def model_version(self) -> str | None:
+        """The anomaly model in use, for heartbeats."""
+        return None if self._detector is None else self._detector.version
 
     def process(self, batch: list[RawMessage]) -> Outcome:
         """Feed one batch through; returns what the store must keep before the batch is acked."""
@@ -70,7 +106,7 @@ class Pipeline:
                 m = message
                 stored.append(MessageRow(rid, m.received_at, m.transport, m.channel, m.payload))
         counters.dead_letters += len(rejections)
-        return Outcome(stored, rejections)
+        return Outcome(stored, rejections, self._score())
 
     def _window(self, readings: list[Reading], rid: int, received: float) -> int:
         accepted = 0
@@ -78,7 +114,23 @@ class Pipeline:
             if self._is_new(reading):
                 self.windows.add(reading, rid=rid, now=received)
                 accepted += 1
+                if self._detector is not None:
+                    self._scoring.add(reading)
         return accepted
+
+    def _score(self) -> list[dict[str, Any]]:
+        """Score the batch's readings in one model call; returns the alerts they raise."""
+        batch, self._scoring = self._scoring, _Scoring()
+        if self._detector is None or self._alerter is None or not batch.sensor:
+            return []
+        scored = self._detector.score_detail(batch.sensor, batch.metric, batch.ts, batch.value)
+        on = self._alerter.policy.on
+        for i, score in enumerate(scored.score.tolist()):
+            self.windows.note_score(batch.sensor[i], batch.metric[i], batch.ts[i], score, on)
+        return self._alerter.update(
+            batch.sensor, batch.kind, batch.metric, batch.ts, batch.value, scored.score,
+            scored.low, scored.high, scored.cause,
+        )  # fmt: skip
 
     def _is_new(self, reading: Reading) -> bool:
         assert reading.ts is not None

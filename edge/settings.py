@@ -92,6 +92,14 @@ class ValidationSettings(_Section):
     max_age_s: Seconds = 7 * 86400.0
 
 
+class AnomalySettings(_Section):
+    """The anomaly detector that scores every reading."""
+
+    enabled: bool = True
+    model: Path | None = None  # default: the model shipped with citytwin
+    threads: Annotated[int, Field(ge=1, le=16)] = 1
+
+
 class StoreSettings(_Section):
     """The local SQLite store."""
 
@@ -117,6 +125,7 @@ class EdgeSettings(BaseSettings):
     windows: WindowSettings = WindowSettings()
     validation: ValidationSettings = ValidationSettings()
     store: StoreSettings = StoreSettings()
+    anomaly: AnomalySettings = AnomalySettings()
 
     @field_validator("gateway_id")
     @classmethod

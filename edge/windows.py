@@ -87,6 +87,8 @@ class _Open:
     touched: float
     first_id: int
     last_id: int
+    anomalies: int = 0
+    max_score: float | None = None
 
 
 class Windows:
@@ -136,6 +138,16 @@ class Windows:
                 window.restarted = True  # numbering restarted: completeness unknown
             window.seq_lo, window.seq_hi = min(window.seq_lo, seq), max(window.seq_hi, seq)
 
+    def note_score(self, sensor: str, metric: str, ts: float, score: float, on: float) -> None:
+        """Count a scored reading in its open window: anomalous at or above ``on``."""
+        key = (sensor, metric, math.floor(ts / self.length) * self.length)
+        window = self._open.get(key)
+        if window is None:
+            return  # its window closed already: the alert itself still goes upstream
+        window.anomalies += score >= on
+        if window.max_score is None or score > window.max_score:
+            window.max_score = score
+
     def mark_closed(self, sensor: str, metric: str, end: float) -> None:
         """Remember that a window of this metric ending at ``end`` was already summarised."""
         bound = self._closed_until.get((sensor, metric), -math.inf)
@@ -169,5 +181,5 @@ class Windows:
         summary = Stats(w.count, w.mean * w.count, w.low, w.high, w.m2)
         return WindowSummary(
             sensor, w.kind, metric, start, end, summary, w.first_ts, w.last_ts, w.last_value,
-            expected, w.late, w.last_id,
+            expected, w.late, w.last_id, w.anomalies, w.max_score,
         )  # fmt: skip

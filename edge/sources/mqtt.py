@@ -100,6 +100,11 @@ class MqttSource:
             if message.qos:
                 client.ack(message.mid, message.qos)
 
+    def publish(self, topic: str, payload: bytes) -> None:
+        """Publish on the local broker (QoS 1); paho queues it while the broker is away."""
+        if self._client is not None:
+            self._client.publish(topic, payload, qos=1)
+
     # -- paho thread -------------------------------------------------------------------------
 
     def _on_connect(

@@ -163,6 +163,16 @@ class Store:
                 )
             )
 
+    async def append_numbered(self, records: list[dict[str, Any]], now: float) -> list[int]:
+        """Queue records for the cloud and return their sequence numbers (for alerts)."""
+        rows = [(PRIORITY[r["type"]], r["type"], now, _json(r)) for r in records]
+
+        def job(conn: sqlite3.Connection) -> list[int]:
+            return [int(conn.execute(_INSERT_OUTBOX, row).lastrowid or 0) for row in rows]
+
+        seqs: list[int] = await self.submit(job)
+        return seqs
+
     async def ack(self, seqs: list[int]) -> None:
         """Forget records the cloud has acknowledged."""
         await self.submit(

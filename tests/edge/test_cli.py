@@ -23,7 +23,13 @@ def citytwin(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess
 
 @pytest.mark.parametrize(
     "args",
-    [["--help"], ["edge", "--help"], ["edge", "run", "--help"], ["edge", "dlq", "list", "--help"]],
+    [
+        ["--help"],
+        ["edge", "--help"],
+        ["edge", "run", "--help"],
+        ["edge", "dlq", "list", "--help"],
+        ["edge", "replay", "--help"],
+    ],
 )
 def test_every_command_has_help(args: list[str]) -> None:
     result = citytwin(*args)

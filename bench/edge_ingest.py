@@ -96,10 +96,9 @@ def _agent(port: int, workdir: Path) -> tuple[subprocess.Popen[bytes], Path]:
 
 def _stored(db: Path) -> tuple[int, int]:
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-        readings = conn.execute(
-            "SELECT COUNT(*), COUNT(DISTINCT sensor || '/' || seq) FROM readings"
-        )
-        return readings.fetchone()
+        # The ring keeps each accepted message as received; every flood payload is unique.
+        row = conn.execute("SELECT COUNT(*), COUNT(DISTINCT payload) FROM messages").fetchone()
+        return int(row[0]), int(row[1])
 
 
 def agent_run(port: int, args: argparse.Namespace, batch: int, workdir: Path) -> dict[str, Any]:
@@ -113,8 +112,9 @@ def agent_run(port: int, args: argparse.Namespace, batch: int, workdir: Path) ->
     sender.start()
     first = last = None
     count = distinct = 0
+    messages = args.readings // batch
     deadline = time.monotonic() + 300
-    while count < args.readings and time.monotonic() < deadline:
+    while count < messages and time.monotonic() < deadline:
         time.sleep(0.05)
         count, distinct = _stored(db) if db.exists() else (0, 0)
         now = time.perf_counter()
@@ -128,9 +128,9 @@ def agent_run(port: int, args: argparse.Namespace, batch: int, workdir: Path) ->
     proc.wait(30)
     assert first is not None
     assert last is not None
-    rate = (last[1] - first[1]) / (last[0] - first[0])
-    return {"readings": count, "distinct": distinct, "lost": args.readings - distinct,
-            "duplicates": count - distinct, "rate": rate, "rss_mb": rss}  # fmt: skip
+    rate = batch * (last[1] - first[1]) / (last[0] - first[0])
+    return {"messages": count, "readings": count * batch, "lost": batch * (messages - distinct),
+            "duplicates": batch * (count - distinct), "rate": rate, "rss_mb": rss}  # fmt: skip
 
 
 def steady(port: int, workdir: Path, rate: float, seconds: float) -> dict[str, Any]:

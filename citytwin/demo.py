@@ -31,6 +31,7 @@ class DemoPlan:
     window_s: float
     seed: int
     speed: float
+    anomaly_rate: float
 
 
 class _Stop(Exception):
@@ -59,6 +60,13 @@ class _Stop(Exception):
 )
 @click.option("--seed", default=7, show_default=True)
 @click.option("--speed", default=1.0, show_default=True, type=click.FloatRange(0.1, 3600))
+@click.option(
+    "--anomaly-rate",
+    default=200.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="Injected sensor faults per sensor and simulated day (high, so alerts show soon).",
+)
 @click.option("--duration", type=click.FloatRange(1), help="Stop after this many seconds.")
 @click.option(
     "--workdir",
@@ -72,6 +80,7 @@ def command(
     window_s: float,
     seed: int,
     speed: float,
+    anomaly_rate: float,
     duration: float | None,
     workdir: Path | None,
 ) -> None:
@@ -83,12 +92,14 @@ def command(
     keep = workdir is not None
     root = workdir or Path(tempfile.mkdtemp(prefix="citytwin-demo-"))
     root.mkdir(parents=True, exist_ok=True)
-    plan = DemoPlan(root, port, gateways, sensors, window_s, seed, speed)
+    plan = DemoPlan(root, port, gateways, sensors, window_s, seed, speed, anomaly_rate)
     supervisor = Supervisor(root)
     previous = signal.signal(signal.SIGTERM, _raise_stop)
     try:
         _start(plan, supervisor)
-        click.echo(f"citytwin demo is up: http://127.0.0.1:{plan.cloud_port}/api/v1/entities")
+        base = f"http://127.0.0.1:{plan.cloud_port}/api/v1"
+        click.echo(f"citytwin demo is up: {base}/entities")
+        click.echo(f"incidents from injected anomalies: {base}/incidents")
         click.echo(f"logs and databases in {root}; Ctrl-C stops everything")
         _watch(supervisor, duration)
     except (KeyboardInterrupt, _Stop):
@@ -146,6 +157,8 @@ def _start(plan: DemoPlan, supervisor: Supervisor) -> None:
                 "1",
                 "--speed",
                 str(plan.speed),
+                "--anomaly-rate",
+                str(plan.anomaly_rate),
             ],
         )
 

@@ -28,7 +28,7 @@ class MqttSettings(_Section):
     password: str | None = None
     client_id: str | None = None  # default: citytwin-edge-<gateway id>, for a persistent session
     keepalive_s: Annotated[int, Field(ge=5, le=3600)] = 30
-    queue_max: Annotated[int, Field(ge=100)] = 100_000
+    queue_max: Annotated[int, Field(ge=100)] = 10_000
 
     @field_validator("url")
     @classmethod

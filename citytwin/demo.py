@@ -65,7 +65,7 @@ class _Stop(Exception):
     default=200.0,
     show_default=True,
     type=click.FloatRange(0),
-    help="Injected sensor faults per sensor and simulated day (high, so alerts show soon).",
+    help="Injected sensor faults per sensor and simulated day.",
 )
 @click.option("--duration", type=click.FloatRange(1), help="Stop after this many seconds.")
 @click.option(

@@ -62,10 +62,10 @@ class _Stop(Exception):
 @click.option("--speed", default=1.0, show_default=True, type=click.FloatRange(0.1, 3600))
 @click.option(
     "--anomaly-rate",
-    default=200.0,
+    default=0.15,
     show_default=True,
     type=click.FloatRange(0),
-    help="Injected sensor faults per sensor and simulated day.",
+    help="Injected sensor faults (spikes, drift, dropouts...) per sensor and simulated day.",
 )
 @click.option("--duration", type=click.FloatRange(1), help="Stop after this many seconds.")
 @click.option(

@@ -101,7 +101,8 @@ def test_serve_runs_until_a_signal_then_stops_cleanly(
         proc.send_signal(sig)
         _, log = proc.communicate(timeout=20)
 
-    assert proc.returncode == returncode
+    # Ctrl-C may also end with 0 when it lands while uvicorn is shutting down by itself.
+    assert proc.returncode in (returncode, 0 if sig == signal.SIGINT else returncode)
     assert "cloud aggregator stopped" in log
     assert "Traceback" not in log
 

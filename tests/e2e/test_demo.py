@@ -48,7 +48,8 @@ def test_demo_runs_the_chain_and_stops_cleanly(tmp_path: Path) -> None:
     port = taken.getsockname()[1]
     demo = subprocess.Popen(
         [sys.executable, "-m", "citytwin", "demo", "--port", str(port), "--gateways", "2",
-         "--sensors", "3", "--window", "1", "--workdir", str(tmp_path / "demo")],
+         "--sensors", "3", "--window", "1", "--anomaly-rate", "0",
+         "--workdir", str(tmp_path / "demo")],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
@@ -70,8 +71,13 @@ def test_demo_runs_the_chain_and_stops_cleanly(tmp_path: Path) -> None:
         assert len(children) >= 7  # cloud, and per gateway: broker, agent, sensors
     finally:
         demo.send_signal(signal.SIGINT)
-        _, stderr = demo.communicate(timeout=60)
-        taken.close()
+        try:
+            _, stderr = demo.communicate(timeout=60)
+        finally:
+            if demo.poll() is None:  # never leave a demo behind, even when the test fails
+                demo.kill()
+                demo.communicate()
+            taken.close()
     assert demo.returncode == 0, stderr
     assert f"port {port} is taken" in stderr
     assert "Traceback" not in stderr

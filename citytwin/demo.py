@@ -95,6 +95,9 @@ def command(
     plan = DemoPlan(root, port, gateways, sensors, window_s, seed, speed, anomaly_rate)
     supervisor = Supervisor(root)
     previous = signal.signal(signal.SIGTERM, _raise_stop)
+    # A shell starts background jobs with SIGINT ignored, and Python then never raises
+    # KeyboardInterrupt: take Ctrl-C explicitly so the demo always stops its children.
+    previous_int = signal.signal(signal.SIGINT, _raise_stop)
     try:
         _start(plan, supervisor)
         base = f"http://127.0.0.1:{plan.cloud_port}/api/v1"
@@ -107,6 +110,7 @@ def command(
     finally:
         supervisor.stop_all()
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
         if not keep:
             shutil.rmtree(root, ignore_errors=True)
     click.echo("demo stopped", err=True)

@@ -7,12 +7,16 @@ import logging
 import signal
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from edge.anomaly.cli import replay
 from edge.errors import EdgeError
 from edge.settings import EdgeSettings, load
+
+if TYPE_CHECKING:
+    from edge.agent import Agent
 
 
 @click.group("edge")
@@ -74,10 +78,7 @@ def run(
         raise click.ClickException(str(group_exc.exceptions[0])) from group_exc
 
 
-async def _run_until_signal(agent: object) -> None:
-    from edge.agent import Agent
-
-    assert isinstance(agent, Agent)
+async def _run_until_signal(agent: Agent) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -1,37 +1,37 @@
-"""MQTT source: paho's network loop on its own thread, handing batches to asyncio.
+"""MQTT source: the gateway's broker, read by a link process, batches handed to asyncio.
 
-Measured on a local broker, paho's threaded loop drains small messages about twice as fast as
-an asyncio client, so the hot path uses it and crosses into asyncio once per batch, not once
-per message.
+paho's per-message cost is most of what a Python subscriber spends; run beside the pipeline it
+halves what the agent can take (see ``mqtt_link``). So paho runs in a child process, the link,
+which sends whole batches over a socket pair; this side turns them into ``RawMessage`` batches
+on the event loop and sends back acknowledgements once a batch is stored.
 
-Overflow policy (see handoff.py): when ``queue_max`` messages wait, the paho thread blocks and
-the broker holds the backlog (QoS 1, persistent session); a QoS 0 publisher may lose messages at
-the broker instead, as MQTT allows.
+Overflow policy: when ``queue_max`` messages wait for the pipeline, this side stops reading
+from the link; the link's queue then fills, paho's thread blocks and the broker holds the
+backlog (QoS 1, persistent session). A QoS 0 publisher may lose messages at the broker instead,
+as MQTT allows.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import logging
-import time
+import socket
+import sys
 from collections.abc import AsyncIterator
+from multiprocessing.connection import Connection
 from types import TracebackType
-from typing import Any, Self
-
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.reasoncodes import ReasonCode
+from typing import Any, Final, Self
 
 from edge.errors import AuthError, SourceError
 from edge.settings import MqttSettings
 from edge.sources.base import RawMessage
-from edge.sources.handoff import Handoff
-from shared.wire.mqtt import READINGS_FILTER
+from edge.sources.mqtt_link import LinkConfig
 
 log = logging.getLogger(__name__)
 
-# CONNACK codes after which retrying with the same credentials cannot succeed.
-_FATAL_CONNACK = {"Bad user name or password", "Not authorized", "Client identifier not valid"}
+_STOP_TIMEOUT_S: Final = 10.0
 
 
 class MqttSource:
@@ -40,39 +40,31 @@ class MqttSource:
     def __init__(self, settings: MqttSettings, client_id: str) -> None:
         self._settings = settings
         self._client_id = settings.client_id or client_id
-        self._handoff = Handoff(settings.queue_max)
+        self._pending: list[RawMessage] = []
+        self._wake = asyncio.Event()
+        self._fatal: SourceError | None = None
         self._closed = False
-        self._client: mqtt.Client | None = None
+        self._reading = False
+        self._conn: Connection | None = None
+        self._proc: asyncio.subprocess.Process | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.subscribed = False  # True once the broker confirmed our subscription
         self.connects = 0
 
     async def __aenter__(self) -> Self:
-        self._handoff.bind(asyncio.get_running_loop())
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=self._client_id,
-            clean_session=False,  # the broker keeps our subscription and QoS 1 backlog
-            protocol=mqtt.MQTTv311,
-        )
-        if self._settings.username is not None:
-            client.username_pw_set(self._settings.username, self._settings.password)
-        # Acknowledge QoS 1 messages only once they are stored: a crash before the commit
-        # leaves them with the broker, which delivers them again.
-        client.manual_ack_set(True)
-        client.reconnect_delay_set(min_delay=1, max_delay=30)
-        client.on_connect = self._on_connect
-        client.on_disconnect = self._on_disconnect
-        client.on_message = self._on_message
-        client.on_subscribe = self._on_subscribe
-        client.on_connect_fail = self._on_connect_fail
-        self._client = client
-        try:
-            client.connect_async(
-                self._settings.host, self._settings.port, keepalive=self._settings.keepalive_s
-            )
-        except (OSError, ValueError) as exc:
-            raise SourceError(f"cannot reach broker {self._settings.url}: {exc}") from exc
-        client.loop_start()
+        self._loop = asyncio.get_running_loop()
+        ours, theirs = socket.socketpair()
+        with ours, theirs:
+            try:
+                self._proc = await asyncio.create_subprocess_exec(
+                    sys.executable, "-m", "edge.sources.mqtt_link", str(theirs.fileno()),
+                    pass_fds=[theirs.fileno()],
+                )  # fmt: skip
+            except OSError as exc:
+                raise SourceError(f"cannot start the MQTT link process: {exc}") from exc
+            self._conn = Connection(ours.detach())
+        self._conn.send(dataclasses.asdict(self._link_config()))
+        self._resume()
         return self
 
     async def __aexit__(
@@ -82,66 +74,111 @@ class MqttSource:
         tb: TracebackType | None,
     ) -> None:
         self._closed = True
-        self._handoff.close()
-        if self._client is not None:
-            self._client.disconnect()
-            await asyncio.to_thread(self._client.loop_stop)
+        self._pause()
+        self._wake.set()
+        if self._conn is not None:
+            with contextlib.suppress(OSError):
+                self._conn.send(("close",))
+        if self._proc is not None:
+            try:
+                await asyncio.wait_for(self._proc.wait(), _STOP_TIMEOUT_S)
+            except TimeoutError:
+                log.warning("the MQTT link did not stop in %.0f s; killing it", _STOP_TIMEOUT_S)
+                self._proc.kill()
+                await self._proc.wait()
+        if self._conn is not None:
+            self._conn.close()
 
-    def batches(self) -> AsyncIterator[list[RawMessage]]:
+    async def batches(self) -> AsyncIterator[list[RawMessage]]:
         """Messages in arrival order, one batch per wake-up."""
-        return self._handoff.batches()
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            batch, self._pending = self._pending, []
+            if not self._closed and self._fatal is None:
+                self._resume()
+            if batch:
+                yield batch
+            if self._fatal is not None:
+                raise self._fatal
+            if self._closed:
+                return
 
     def ack(self, batch: list[RawMessage]) -> None:
         """PUBACK every QoS 1 message of a stored batch, in arrival order."""
-        client = self._client
-        if client is None:
-            return
-        for message in batch:
-            if message.qos:
-                client.ack(message.mid, message.qos)
+        acks = [(m.mid, m.qos) for m in batch if m.qos]
+        if acks:
+            self._send(("ack", acks))
 
     def publish(self, topic: str, payload: bytes) -> None:
         """Publish on the local broker (QoS 1); paho queues it while the broker is away."""
-        if self._client is not None:
-            self._client.publish(topic, payload, qos=1)
+        self._send(("publish", topic, payload))
 
-    # -- paho thread -------------------------------------------------------------------------
-
-    def _on_connect(
-        self, client: mqtt.Client, _ud: Any, _flags: Any, reason: ReasonCode, _props: Any
-    ) -> None:
-        if reason.is_failure:
-            if str(reason) in _FATAL_CONNACK:
-                self._handoff.fail(AuthError(f"broker {self._settings.url} refused us: {reason}"))
-                client.disconnect()
-            else:
-                log.warning("broker %s refused the connection: %s", self._settings.url, reason)
+    def _send(self, command: tuple[Any, ...]) -> None:
+        if self._conn is None or self._closed:
             return
-        self.connects += 1
-        # Resubscribing on every connect is harmless with a persistent session and required
-        # without one (a broker that lost its state).
-        client.subscribe(READINGS_FILTER, qos=1)
-        log.info("connected to %s (session present: %s)", self._settings.url, _flags)
+        try:
+            self._conn.send(command)
+        except OSError as exc:
+            self._fail(SourceError(f"the MQTT link process is gone: {exc}"))
 
-    def _on_disconnect(
-        self, _client: mqtt.Client, _ud: Any, _flags: Any, reason: ReasonCode, _props: Any
-    ) -> None:
-        self.subscribed = False
-        if not self._closed:
-            log.warning("lost broker %s (%s); reconnecting", self._settings.url, reason)
+    def _link_config(self) -> LinkConfig:
+        s = self._settings
+        root = logging.getLogger()
+        return LinkConfig(
+            host=s.host, port=s.port, url=s.url, client_id=self._client_id,
+            username=s.username, password=s.password, keepalive_s=s.keepalive_s,
+            queue_max=s.queue_max, log_level=root.getEffectiveLevel(),
+            log_format=f"%(asctime)s {self._client_id} %(levelname)s %(name)s: %(message)s",
+        )  # fmt: skip
 
-    def _on_connect_fail(self, _client: mqtt.Client, _ud: Any) -> None:
-        log.warning("cannot reach broker %s; retrying", self._settings.url)
+    # -- the link's messages, read on the event loop -----------------------------------------
 
-    def _on_subscribe(
-        self, _client: mqtt.Client, _ud: Any, _mid: int, reasons: list[ReasonCode], _props: Any
-    ) -> None:
-        self.subscribed = not any(r.is_failure for r in reasons)
-        if not self.subscribed:
-            log.error("broker %s refused our subscription: %s", self._settings.url, reasons)
+    def _on_readable(self) -> None:
+        conn = self._conn
+        assert conn is not None
+        try:
+            while self._reading and conn.poll():
+                self._handle(conn.recv())
+        except (EOFError, OSError):
+            code = self._proc.returncode if self._proc is not None else None
+            self._fail(SourceError(f"the MQTT link process exited (code {code})"))
 
-    def _on_message(self, _client: mqtt.Client, _ud: Any, message: mqtt.MQTTMessage) -> None:
-        raw = RawMessage(
-            "mqtt", message.topic, bytes(message.payload), time.time(), message.mid, message.qos
-        )
-        self._handoff.put(raw)
+    def _handle(self, message: tuple[Any, ...]) -> None:
+        kind = message[0]
+        if kind == "batch":
+            self._pending += [RawMessage("mqtt", *item) for item in message[1]]
+            if len(self._pending) >= self._settings.queue_max:
+                self._pause()  # the link's queue fills next, then the broker holds the rest
+            self._wake.set()
+        elif kind == "connected":
+            self.connects += 1
+            log.info("connected to %s (session present: %s)", self._settings.url, message[1])
+        elif kind == "subscribed":
+            self.subscribed = message[1]
+            if not self.subscribed:
+                log.error("broker %s refused our subscription: %s", self._settings.url, message[2])
+        elif kind == "lost":
+            self.subscribed = False
+            if not self._closed:
+                log.warning("lost broker %s (%s); reconnecting", self._settings.url, message[1])
+        elif kind == "unreachable":
+            log.warning("cannot reach broker %s; retrying", self._settings.url)
+        elif kind == "fatal":
+            self._fail((AuthError if message[1] else SourceError)(message[2]))
+
+    def _fail(self, error: SourceError) -> None:
+        if self._fatal is None:
+            self._fatal = error
+        self._pause()
+        self._wake.set()
+
+    def _resume(self) -> None:
+        if not self._reading and self._conn is not None and self._loop is not None:
+            self._loop.add_reader(self._conn.fileno(), self._on_readable)
+            self._reading = True
+
+    def _pause(self) -> None:
+        if self._reading and self._conn is not None and self._loop is not None:
+            self._loop.remove_reader(self._conn.fileno())
+            self._reading = False

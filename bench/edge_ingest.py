@@ -8,7 +8,8 @@ Starts its own Mosquitto on a free port and, in the same run, floods it three ti
 2. `citytwin edge run`, single-reading messages: rate = readings stored / time from the first to
    the last stored, checked for zero loss and zero duplicates against the readings table;
 3. the agent again with `--batch` readings per message.
-Then it paces 1,000 readings/s for 20 s and reads the agent's CPU and resident memory.
+Then it paces 1,000 readings/s for 20 s and reads the CPU and resident memory of the agent and
+its MQTT link process together.
 The agent's cloud is unreachable on purpose: uploads back off and do not compete for the CPU.
 Prints a table and writes bench/results/edge_ingest.json.
 """
@@ -94,6 +95,20 @@ def _agent(port: int, workdir: Path) -> tuple[subprocess.Popen[bytes], Path]:
     return proc, db
 
 
+def _family(pid: int) -> list[psutil.Process]:
+    """The agent and its MQTT link process: both count towards CPU and memory."""
+    agent = psutil.Process(pid)
+    return [agent, *agent.children(recursive=True)]
+
+
+def _rss_mb(pid: int) -> float:
+    return sum(p.memory_info().rss for p in _family(pid)) / 1e6
+
+
+def _cpu_s(family: list[psutil.Process]) -> float:
+    return sum(sum(p.cpu_times()[:2]) for p in family)
+
+
 def _stored(db: Path) -> tuple[int, int]:
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
         # The ring keeps each accepted message as received; every flood payload is unique.
@@ -123,7 +138,7 @@ def agent_run(port: int, args: argparse.Namespace, batch: int, workdir: Path) ->
         if first is not None and count > first[1]:
             last = (now, count)
     sender.join()
-    rss = psutil.Process(proc.pid).memory_info().rss / 1e6
+    rss = _rss_mb(proc.pid)
     proc.terminate()
     proc.wait(30)
     assert first is not None
@@ -137,17 +152,17 @@ def steady(port: int, workdir: Path, rate: float, seconds: float) -> dict[str, A
     workdir.mkdir()
     proc, _db = _agent(port, workdir)
     time.sleep(2.0)
-    agent = psutil.Process(proc.pid)
+    family = _family(proc.pid)
     sender = threading.Thread(
         target=flood, args=("127.0.0.1", port, 200, rate, None, 0, 1),
         kwargs={"prefix": "steady", "duration": seconds + 4},
     )  # fmt: skip
     sender.start()
     time.sleep(2.0)  # past start-up
-    cpu0, t0 = sum(agent.cpu_times()[:2]), time.perf_counter()
+    cpu0, t0 = _cpu_s(family), time.perf_counter()
     time.sleep(seconds)
-    cpu1, t1 = sum(agent.cpu_times()[:2]), time.perf_counter()
-    rss = agent.memory_info().rss / 1e6
+    cpu1, t1 = _cpu_s(family), time.perf_counter()
+    rss = _rss_mb(proc.pid)
     sender.join()
     proc.terminate()
     proc.wait(30)

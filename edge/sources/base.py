@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from types import TracebackType
-from typing import Literal, Protocol, Self
+from typing import Literal, NamedTuple, Protocol, Self
 
 Transport = Literal["mqtt", "serial", "replay"]
 
 
-@dataclass(frozen=True, slots=True)
-class RawMessage:
-    """Bytes as they arrived, before any decoding: what the dead-letter store keeps."""
+class RawMessage(NamedTuple):
+    """Bytes as they arrived, before any decoding: what the dead-letter store keeps.
+
+    Immutable like the other boundary types, and a tuple because tens of thousands a second
+    are built from what the MQTT link sends (a tuple builds ~3x faster than a frozen dataclass).
+    """
 
     transport: Transport
     channel: str  # MQTT topic or serial port

@@ -147,7 +147,7 @@ class MqttSource:
     def _handle(self, message: tuple[Any, ...]) -> None:
         kind = message[0]
         if kind == "batch":
-            self._pending += [RawMessage("mqtt", *item) for item in message[1]]
+            self._pending += map(RawMessage._make, message[1])
             if len(self._pending) >= self._settings.queue_max:
                 self._pause()  # the link's queue fills next, then the broker holds the rest
             self._wake.set()

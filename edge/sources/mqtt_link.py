@@ -9,7 +9,7 @@ socket pair; it imports paho and nothing heavy.
 Protocol (pickled tuples over a ``multiprocessing`` connection):
   agent -> link: the fields of ``LinkConfig`` first, then ("ack", [(mid, qos), ...]),
                  ("publish", topic, payload) or ("close",)
-  link -> agent: ("batch", [(topic, payload, received_at, mid, qos), ...]), ("connected",
+  link -> agent: ("batch", [("mqtt", topic, payload, received_at, mid, qos), ...]), ("connected",
                  session_present), ("subscribed", ok), ("lost", reason), ("unreachable",),
                  ("fatal", credentials_refused, message)
 QoS 1 messages are acknowledged to the broker only when the agent says they are stored. If the
@@ -45,7 +45,7 @@ log = logging.getLogger("edge.sources.mqtt")
 # CONNACK codes after which retrying with the same credentials cannot succeed.
 _FATAL_CONNACK = {"Bad user name or password", "Not authorized", "Client identifier not valid"}
 
-Item = tuple[str, bytes, float, int, int]  # topic, payload, received_at, mid, qos
+Item = tuple[str, str, bytes, float, int, int]  # the fields of a RawMessage
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +157,14 @@ class Link:
     # -- paho thread -------------------------------------------------------------------------
 
     def _on_message(self, _client: mqtt.Client, _ud: Any, message: mqtt.MQTTMessage) -> None:
-        item = (message.topic, bytes(message.payload), time.time(), message.mid, message.qos)
+        item = (
+            "mqtt",
+            message.topic,
+            bytes(message.payload),
+            time.time(),
+            message.mid,
+            message.qos,
+        )
         with self._lock:
             while len(self._items) >= self._config.queue_max and not self._closed:
                 self._room.wait(timeout=1.0)

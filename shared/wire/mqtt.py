@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any, Final
 
+import orjson
 from pydantic import ValidationError
 
 from shared import PROTOCOL_VERSION
@@ -149,9 +150,14 @@ def decode_alert(payload: bytes) -> Alert:
 def _json_object(payload: bytes) -> dict[str, Any]:
     """The JSON object in ``payload``, checked to be of protocol version 1."""
     try:
-        body = json.loads(payload)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise DecodeError(f"payload is not JSON: {exc}", reason="not_json") from exc
+        body = orjson.loads(payload)  # ~6x faster than json on a reading: the gateway's hot path
+    except orjson.JSONDecodeError:
+        # orjson refuses what json accepts (NaN, integers beyond 64 bits): json decides, so the
+        # reason a sensor is told stays that of the protocol document (NaN is out of range).
+        try:
+            body = json.loads(payload)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise DecodeError(f"payload is not JSON: {exc}", reason="not_json") from exc
     if not isinstance(body, dict):
         raise SchemaError("payload: expected a JSON object", reason="not_object")
     version = body.get("v", PROTOCOL_VERSION)

@@ -28,6 +28,7 @@ from edge.errors import AuthError, SourceError
 from edge.settings import MqttSettings
 from edge.sources.base import RawMessage
 from edge.sources.mqtt_link import LinkConfig
+from shared.wire.mqtt import READINGS_FILTER
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +128,8 @@ class MqttSource:
         root = logging.getLogger()
         return LinkConfig(
             host=s.host, port=s.port, url=s.url, client_id=self._client_id,
-            username=s.username, password=s.password, keepalive_s=s.keepalive_s,
+            topic_filter=READINGS_FILTER, username=s.username, password=s.password,
+            keepalive_s=s.keepalive_s,
             queue_max=s.queue_max, log_level=root.getEffectiveLevel(),
             log_format=f"%(asctime)s {self._client_id} %(levelname)s %(name)s: %(message)s",
         )  # fmt: skip

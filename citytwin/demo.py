@@ -132,6 +132,10 @@ def _start(plan: DemoPlan, supervisor: Supervisor) -> None:
             str(plan.cloud_port),
             "--database",
             str(plan.workdir / "cloud.db"),
+            # Dev mode: the printed URLs open in a browser without a key; the gateways still
+            # present their own tokens, and those are checked.
+            "--auth",
+            "off",
             *[a for gw, tok in tokens.items() for a in ("--gateway-token", f"{gw}={tok}")],
         ],
     )

@@ -14,7 +14,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from citytwin import __version__
-from cloud import city
+from cloud import city, live
+from cloud.authenticator import Authenticator
 from cloud.errors import (
     AuthError,
     BatchTooLarge,
@@ -25,7 +26,10 @@ from cloud.errors import (
     UnreadableBatch,
 )
 from cloud.incidents import InvalidTransition, NoSuchIncident
-from cloud.routers import entities, gateways, health, history, incidents, ingest
+from cloud.routers import dashboard as dashboard_router
+from cloud.routers import enroll, entities, gateways, health, history, incidents, ingest, keys
+from cloud.routers import kpis as kpis_router
+from cloud.routers import stream as stream_router
 from cloud.settings import CloudSettings
 from cloud.store import SqliteStore, Store
 
@@ -54,27 +58,34 @@ class State(TypedDict):
     """What the lifespan hands to requests (``request.state``)."""
 
     store: Store
+    live: live.Hub
 
 
 def create_app(settings: CloudSettings, *, store_factory: StoreFactory | None = None) -> FastAPI:
     """The aggregator's ASGI app; nothing is opened until the lifespan starts."""
     make_store = store_factory or _sqlite_store
+    authenticator = Authenticator(settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[State]:
-        if settings.dev_mode:
-            log.warning("no gateway tokens configured: anyone can ingest (dev mode)")
-        async with make_store(settings) as store:
+        async with make_store(settings) as store, live.running(store, settings) as hub:
+            await authenticator.start(store)
             if settings.city is not None:
                 await seed_city(store, settings.city)
             log.info("cloud aggregator ready (database %s)", settings.database)
-            yield {"store": store}
+            yield {"store": store, "live": hub}
         log.info("cloud aggregator stopped")
 
     app = FastAPI(title="citytwin cloud aggregator", version=__version__, lifespan=lifespan)
     app.state.settings = settings
+    app.state.authenticator = authenticator
     for module in (ingest, entities, history, incidents, gateways, health):
         app.include_router(module.router)
+    for access in (enroll, keys):
+        app.include_router(access.router)
+    app.include_router(dashboard_router.router)  # the page at / and its files
+    for read in (kpis_router, stream_router):
+        app.include_router(read.router)
     app.add_exception_handler(CloudError, _cloud_error)
     return app
 

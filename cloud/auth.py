@@ -1,34 +1,96 @@
-"""Pure gateway authentication: a bearer token names one gateway, which may send only its own data.
+"""Pure authorization: who the caller is (a Principal) and what that lets them do.
 
-Static tokens from settings for now; enrollment (per-gateway credentials issued at
-provisioning) will replace ``gateway_of`` without changing its callers.
+    role      reads   incident actions            keys, gateway registration   ingest
+    viewer    yes     no                          no                           no
+    operator  yes     its departments' incidents  no                           no
+    admin     yes     every incident              yes                          no
+    gateway   no      no                          no                           its own batches
+
+Ingest is the gateways' alone: a leaked viewer key cannot write into the twin, and a leaked
+gateway token can neither read the city nor speak for another gateway. In dev mode (see
+``Authenticator``) a request without credentials is the anonymous principal, who may do all.
 """
 
 from __future__ import annotations
 
-import hmac
-from collections.abc import Mapping
+from dataclasses import dataclass, field
 
-from cloud.errors import AuthError, Forbidden
+from cloud.credentials import Role
+from cloud.errors import Forbidden
 
-
-def gateway_of(token: str | None, tokens: Mapping[str, str]) -> str:
-    """The gateway that ``token`` belongs to; AuthError if it belongs to none."""
-    if not token:
-        raise AuthError("missing bearer token (send Authorization: Bearer <token>)")
-    found = None
-    for gateway, expected in tokens.items():
-        # Compare with every token in constant time, so timing reveals neither which nor how much.
-        if hmac.compare_digest(token.encode(), expected.encode()):
-            found = gateway
-    if found is None:
-        raise AuthError("unknown bearer token")
-    return found
+DEPARTMENT_PREFIX = "urn:ngsi-ld:Department:"
+_READERS = frozenset({Role.VIEWER, Role.OPERATOR, Role.ADMIN})
 
 
-def authorize(token_gateway: str | None, batch_gateway: str) -> None:
-    """Raise Forbidden if the token's gateway (None: dev mode, anyone) is not the batch's."""
-    if token_gateway is not None and token_gateway != batch_gateway:
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """An authenticated caller: an API key, a gateway, or the anonymous caller of dev mode."""
+
+    name: str
+    role: Role
+    departments: frozenset[str] = field(default_factory=frozenset)
+    gateway: str | None = None
+    anonymous: bool = False
+
+
+ANONYMOUS = Principal("anonymous", Role.ADMIN, anonymous=True)
+
+
+def department_id(department: str) -> str:
+    """The department's URN, from the URN or its local id (``dept-mobility``)."""
+    return department if department.startswith("urn:") else f"{DEPARTMENT_PREFIX}{department}"
+
+
+def require_reader(principal: Principal) -> Principal:
+    """The principal if it may read the twin; Forbidden for gateway tokens."""
+    if principal.anonymous or principal.role in _READERS:
+        return principal
+    raise Forbidden("a gateway token can only ingest; reading needs an API key")
+
+
+def require_operator(principal: Principal) -> Principal:
+    """The principal if it may act on incidents at all (operator or admin)."""
+    if principal.anonymous or principal.role in (Role.OPERATOR, Role.ADMIN):
+        return principal
+    raise Forbidden(f"this needs an operator or admin key, not a {principal.role} one")
+
+
+def require_admin(principal: Principal) -> Principal:
+    """The principal if it is an admin."""
+    if principal.anonymous or principal.role is Role.ADMIN:
+        return principal
+    raise Forbidden(f"this needs an admin key, not a {principal.role} one")
+
+
+def require_department(principal: Principal, department: str | None) -> None:
+    """Forbidden unless the principal may act for ``department`` (None: an unrouted incident)."""
+    if principal.anonymous or principal.role is Role.ADMIN:
+        return
+    if department is not None and department in principal.departments:
+        return
+    whose = f"department {department}" if department else "unrouted incidents (admins only)"
+    raise Forbidden(f"key {principal.name!r} may not act for {whose}")
+
+
+def require_gateway(principal: Principal) -> Principal:
+    """The principal if it is a gateway (or anonymous in dev mode)."""
+    if principal.anonymous or principal.role is Role.GATEWAY:
+        return principal
+    raise Forbidden("ingest needs a gateway token, not an API key")
+
+
+def authorize(principal: Principal, batch_gateway: str) -> None:
+    """Forbidden unless the principal may send ``batch_gateway``'s batch: its own only."""
+    if principal.anonymous:
+        return
+    if principal.gateway != batch_gateway:
         raise Forbidden(
-            f"this token belongs to gateway {token_gateway!r}, not to {batch_gateway!r}"
+            f"this token belongs to gateway {principal.gateway!r}, not to {batch_gateway!r}"
         )
+
+
+def actor(principal: Principal, claimed: str) -> str:
+    """Who the audit trail names: the key, and the person it acts for when that differs."""
+    if principal.anonymous or claimed == principal.name:
+        return claimed
+    return f"{claimed} (key {principal.name})"

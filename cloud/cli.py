@@ -14,8 +14,9 @@ import uvicorn
 
 from cloud.app import create_app, seed_city
 from cloud.city import CityFileError
+from cloud.cli_credentials import gateways, keys
 from cloud.errors import StoreError
-from cloud.settings import CloudSettings
+from cloud.settings import AuthMode, CloudSettings
 from cloud.store import SqliteStore
 
 _LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -24,6 +25,10 @@ _LOG_LEVELS = ("debug", "info", "warning", "error")
 @click.group()
 def group() -> None:
     """Run the cloud aggregator."""
+
+
+group.add_command(keys)
+group.add_command(gateways)
 
 
 @group.command()
@@ -39,7 +44,14 @@ def group() -> None:
     "gateway_tokens",
     metavar="GATEWAY=TOKEN",
     multiple=True,
-    help="Allow GATEWAY to ingest with TOKEN (repeatable). None: open ingest, for development.",
+    help="Allow GATEWAY to ingest with TOKEN (repeatable), besides enrolled gateways.",
+)
+@click.option(
+    "--auth",
+    type=click.Choice([m.value for m in AuthMode]),
+    help="required: every request but health, docs and enrollment needs a credential; off: "
+    "dev mode, anyone may do anything; auto: required once any key, gateway or token exists.  "
+    "[default: auto]",
 )
 @click.option(
     "--city",
@@ -53,6 +65,7 @@ def serve(
     port: int | None,
     database: Path | None,
     gateway_tokens: tuple[str, ...],
+    auth: str | None,
     city: Path | None,
     log_level: str,
     access_log: bool,
@@ -60,8 +73,12 @@ def serve(
     """Serve the ingest and twin API until SIGINT or SIGTERM.
 
     Options not given come from CITYTWIN_CLOUD_* environment variables, then the defaults.
+    A configured admin key (to bootstrap without the CLI) comes only from the environment,
+    CITYTWIN_CLOUD_ADMIN_KEY, so it shows in no process list.
     """
-    given: dict[str, Any] = {"host": host, "port": port, "database": database, "city": city}
+    given: dict[str, Any] = {
+        "host": host, "port": port, "database": database, "city": city, "auth": auth
+    }  # fmt: skip
     if gateway_tokens:
         given["gateway_tokens"] = _parse_tokens(gateway_tokens)
     settings = CloudSettings(**{k: v for k, v in given.items() if v is not None})
@@ -75,6 +92,9 @@ def serve(
         log_level=log_level,
         access_log=access_log,
         lifespan="on",
+        # Event streams never end on their own: without a bound, Ctrl-C would wait for every
+        # dashboard to disconnect.
+        timeout_graceful_shutdown=5,
     )
     server = uvicorn.Server(config)
     click.echo(

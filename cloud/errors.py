@@ -5,8 +5,9 @@
      |    +-- UnreadableBatch     not gzip, not JSON, or an unknown Content-Encoding    400
      |    +-- InvalidBatch        JSON that breaks the schema (names the field)         422
      |    +-- BatchTooLarge       over max_body_bytes, before or after decompression    413
-     +-- AuthError            no bearer token, or one we do not know                    401
-     |    +-- Forbidden           a valid token used for another gateway's batch        403
+     +-- AuthError            no bearer token, or one unknown or revoked                401
+     |    +-- Forbidden           a known credential whose role does not allow this     403
+     |         +-- EnrollmentRefused  a wrong, used or expired enrollment code      403
      +-- StoreError           storage failed; nothing of the request was kept           503
           +-- StoreBusy           the write queue is full: retry later                  503
 
@@ -35,11 +36,15 @@ class BatchTooLarge(BadBatch):
 
 
 class AuthError(CloudError):
-    """The request does not carry a token we know."""
+    """The request does not carry a credential we know and accept."""
 
 
 class Forbidden(AuthError):
-    """The token is valid but not for this gateway."""
+    """The credential is valid but its role (or gateway, or departments) does not allow this."""
+
+
+class EnrollmentRefused(Forbidden):
+    """An enrollment code that is wrong, already used, or expired."""
 
 
 class StoreError(CloudError):

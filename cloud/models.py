@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
+from fastapi import Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from cloud import fleet, history, incidents, twin
 from cloud.store.base import Page
 from shared.wire.uplink import DesiredState, Heartbeat
+
+# The store's integers are 64-bit: a larger id or offset is a 422 here, not an overflow there.
+MAX_INT = 2**63 - 1
+Limit = Annotated[int, Query(ge=1, le=1000, description="items per page")]
+Offset = Annotated[int, Query(ge=0, le=MAX_INT, description="matches skipped before the page")]
+IncidentId = Annotated[int, Path(ge=1, le=MAX_INT, description="the incident's number")]
 
 
 class _Public(BaseModel):
@@ -288,3 +296,68 @@ class CommentCreate(_Request):
 
     by: Annotated[str, Field(min_length=1, max_length=100)]
     text: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class ErrorPublic(_Public):
+    """A refused or failed request: what is wrong, in words."""
+
+    detail: str
+
+
+class FieldErrorPublic(BaseModel):
+    """One part of a request that breaks the OpenAPI document, as FastAPI reports it."""
+
+    # Open: FastAPI adds ``input``, ``ctx`` and the like as the error calls for.
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class InvalidPublic(_Public):
+    """A 422: a message from the route, or one entry per part that breaks the document."""
+
+    detail: str | list[FieldErrorPublic]
+
+
+Responses = dict[int | str, dict[str, Any]]
+
+
+def errors(described: Mapping[int, str]) -> Responses:
+    """A route's ``responses``: each error status, what it means there, and its body."""
+    return {
+        status: {"model": _body(status), "description": text} for status, text in described.items()
+    }
+
+
+def json_errors(described: Mapping[int, str]) -> Responses:
+    """``errors`` for a route whose own answer is not JSON (the event stream).
+
+    FastAPI documents a ``model`` in the route's media type, so these name the JSON bodies by
+    reference instead; the schemas are in the document through the routes of ``errors``.
+    """
+    return {
+        status: {
+            "description": text,
+            "content": {"application/json": {"schema": {"$ref": _ref(_body(status))}}},
+        }
+        for status, text in described.items()
+    }
+
+
+def _body(status: int) -> type[_Public]:
+    return InvalidPublic if status == 422 else ErrorPublic
+
+
+def _ref(model: type[BaseModel]) -> str:
+    return f"#/components/schemas/{model.__name__}"
+
+
+# What the auth dependencies of cloud.deps answer, by the role a route takes.
+_NO_CREDENTIAL = {401: "No credential, or an unknown or revoked one"}
+READER_ERRORS = {**_NO_CREDENTIAL, 403: "A gateway token: reading needs an API key"}
+OPERATOR_ERRORS = {**_NO_CREDENTIAL, 403: "Not an operator or admin key"}
+ADMIN_ERRORS = {**_NO_CREDENTIAL, 403: "Not an admin key"}
+GATEWAY_ERRORS = {**_NO_CREDENTIAL, 403: "Not a gateway token, or another gateway's"}
+NOT_JSON = {400: "The body is not JSON"}

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import enum
 import re
 from pathlib import Path
 from typing import Annotated, Self
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.reading import SENSOR_ID
@@ -16,6 +17,18 @@ MIN_TOKEN_LENGTH = 16
 # RFC 6750 b64token, long enough not to be guessed.
 _TOKEN = re.compile(rf"[A-Za-z0-9._~+/-]{{{MIN_TOKEN_LENGTH},}}=*")
 Seconds = Annotated[float, Field(gt=0)]
+DAY = 86_400.0
+
+
+class AuthMode(enum.StrEnum):
+    """Whether requests must authenticate (see cloud/authenticator.py)."""
+
+    # Required once any credential exists (settings or database), open until then: a fresh
+    # install can be tried at once, and the first key created closes it at the next start.
+    AUTO = "auto"
+    REQUIRED = "required"
+    # Dev mode: a request without credentials may do anything; one with credentials is checked.
+    OFF = "off"
 
 
 class CloudSettings(BaseSettings):
@@ -27,8 +40,13 @@ class CloudSettings(BaseSettings):
     host: str = "127.0.0.1"
     # 0 lets the operating system pick a free port (tests use it).
     port: Annotated[int, Field(ge=0, le=65535)] = 8000
-    # gateway id -> bearer token; empty means open ingest (dev mode, warned at start-up).
+    auth: AuthMode = AuthMode.AUTO
+    # gateway id -> a configured bearer token, good for ingest only (besides enrolled ones).
     gateway_tokens: dict[str, str] = Field(default_factory=dict)
+    # A configured admin key, to bootstrap (create keys, register gateways) without the CLI.
+    admin_key: SecretStr | None = None
+    # How long an enrollment code stays good unless its registration says otherwise.
+    enrollment_ttl_s: Annotated[float, Field(gt=0, le=30 * DAY)] = DAY
     stale_after_s: Seconds = 90.0
     offline_after_s: Seconds = 300.0
     max_body_bytes: Annotated[int, Field(ge=1024)] = MAX_BODY
@@ -68,6 +86,13 @@ class CloudSettings(BaseSettings):
             raise ValueError("two gateways share a token: each gateway needs its own")
         return value
 
+    @field_validator("admin_key")
+    @classmethod
+    def _admin_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not _TOKEN.fullmatch(value.get_secret_value()):
+            raise ValueError(f"must be {MIN_TOKEN_LENGTH}+ characters of A-Z a-z 0-9 . _ ~ + / -")
+        return value
+
     @model_validator(mode="after")
     def _offline_after_stale(self) -> Self:
         if self.offline_after_s <= self.stale_after_s:
@@ -78,6 +103,6 @@ class CloudSettings(BaseSettings):
         return self
 
     @property
-    def dev_mode(self) -> bool:
-        """True when ingest is open to anyone (no gateway tokens configured)."""
-        return not self.gateway_tokens
+    def configured_credentials(self) -> bool:
+        """Whether the settings themselves hold a credential (a gateway token or an admin key)."""
+        return bool(self.gateway_tokens) or self.admin_key is not None

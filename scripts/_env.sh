@@ -36,3 +36,16 @@ ensure_mosquitto() {
     fi
     return 1
 }
+
+# Chromium drives the dashboard's browser tests (through Playwright, pointed at this binary).
+ensure_chromium() {
+    if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 ||
+        command -v google-chrome >/dev/null 2>&1; then
+        return 0
+    fi
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+        return 0
+    fi
+    return 1
+}

@@ -8,9 +8,17 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query
 
 from cloud.city import Category
-from cloud.deps import StoreDep
+from cloud.deps import StoreDep, ViewerDep
 from cloud.geo import Box
-from cloud.models import EntityDetail, EntityPage, EntityPublic
+from cloud.models import (
+    READER_ERRORS,
+    EntityDetail,
+    EntityPage,
+    EntityPublic,
+    Limit,
+    Offset,
+    errors,
+)
 from cloud.store import EntityQuery, Near
 
 router = APIRouter(prefix="/api/v1/entities", tags=["entities"])
@@ -19,9 +27,10 @@ MAX_DISTANCE_M = 50_000.0
 _INCOMING_SHOWN = 1000
 
 
-@router.get("", responses={422: {"description": "A filter that cannot be read"}})
+@router.get("", responses=errors({**READER_ERRORS, 422: "A filter that cannot be read"}))
 async def list_entities(
     store: StoreDep,
+    _: ViewerDep,
     kind: Annotated[str | None, Query(description="sensor kind, e.g. air_quality")] = None,
     type_: Annotated[str | None, Query(alias="type", description="e.g. AirQualityObserved")] = None,
     category: Annotated[Category | None, Query(description="digital-twin-city category")] = None,
@@ -39,8 +48,8 @@ async def list_entities(
     max_distance: Annotated[
         float | None, Query(gt=0, le=MAX_DISTANCE_M, description="metres, with near")
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 100,
+    offset: Offset = 0,
 ) -> EntityPage:
     """Entities ordered by id (by distance with ``near``), every filter given applied."""
     query = EntityQuery(
@@ -58,8 +67,8 @@ async def list_entities(
     return EntityPage(items=[EntityPublic.of(e) for e in page.items], total=page.total)
 
 
-@router.get("/{entity_id}", responses={404: {"description": "No such entity"}})
-async def get_entity(entity_id: str, store: StoreDep) -> EntityDetail:
+@router.get("/{entity_id}", responses=errors({**READER_ERRORS, 404: "No such entity"}))
+async def get_entity(entity_id: str, store: StoreDep, _: ViewerDep) -> EntityDetail:
     """One entity with its relationships both ways, e.g. urn:ngsi-ld:District:district-03."""
     found = await store.entity(entity_id)
     if found is None:

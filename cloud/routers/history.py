@@ -7,9 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
 
-from cloud.deps import StoreDep
+from cloud.deps import StoreDep, ViewerDep
 from cloud.history import MAX_POINTS, HistoryQuery
-from cloud.models import HistoryPublic
+from cloud.models import READER_ERRORS, HistoryPublic, errors
 
 router = APIRouter(prefix="/api/v1/entities", tags=["history"])
 
@@ -18,14 +18,14 @@ _DAY = 86_400.0
 
 @router.get(
     "/{entity_id}/history",
-    responses={
-        404: {"description": "No such entity"},
-        422: {"description": "A range or step out of bounds"},
-    },
+    responses=errors(
+        {**READER_ERRORS, 404: "No such entity", 422: "A range or step out of bounds"}
+    ),
 )
 async def get_history(
     entity_id: str,
     store: StoreDep,
+    _: ViewerDep,
     metric: Annotated[str, Query(min_length=1, max_length=64, description="e.g. pm25")],
     start: Annotated[float | None, Query(ge=0, description="epoch s; default end - 1 day")] = None,
     end: Annotated[float | None, Query(ge=0, description="epoch s, excluded; default now")] = None,

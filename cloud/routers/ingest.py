@@ -3,37 +3,41 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from fastapi import APIRouter, Request
 
-from cloud import auth
+from cloud import auth, live
 from cloud.decode import decode_batch
-from cloud.deps import CallerDep, SettingsDep, StoreDep
+from cloud.deps import GatewayDep, SettingsDep, StoreDep
 from cloud.errors import BatchTooLarge
+from cloud.models import GATEWAY_ERRORS, errors
 from shared.wire.uplink import INGEST_PATH, IngestResult
 
 router = APIRouter(tags=["ingest"])
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"description": "Not gzip or not JSON"},
-    401: {"description": "No token, or an unknown one"},
-    403: {"description": "The token belongs to another gateway"},
-    413: {"description": "Body over the size limit, compressed or not"},
-    422: {"description": "JSON that breaks the batch schema"},
-    503: {"description": "The store is busy or failing: send the batch again later"},
-}
+_ERRORS = errors(
+    {
+        400: "Not gzip or not JSON",
+        **GATEWAY_ERRORS,
+        413: "Body over the size limit, compressed or not",
+        422: "JSON that breaks the batch schema",
+        503: "The store is busy or failing: send the batch again later",
+    }
+)
 
 
 @router.post(INGEST_PATH, responses=_ERRORS)
 async def ingest(
-    request: Request, settings: SettingsDep, store: StoreDep, caller: CallerDep
+    request: Request, settings: SettingsDep, store: StoreDep, caller: GatewayDep, hub: live.HubDep
 ) -> IngestResult:
     """Store a batch (JSON, gzip if Content-Encoding says so); re-sent records change nothing."""
     body = await _read_body(request, settings.max_body_bytes)
     batch = decode_batch(body, request.headers.get("content-encoding"), settings.max_body_bytes)
     auth.authorize(caller, batch.gateway)
-    outcome = await store.ingest(batch, received_at=time.time())
+    received_at = time.time()
+    outcome = await store.ingest(batch, received_at=received_at)
+    # After the commit: the stream tells what changed (a read, only while someone listens).
+    await live.after_ingest(hub, store, batch, received_at, accepted=outcome.accepted)
     return IngestResult(
         accepted=outcome.accepted, duplicates=outcome.duplicates, desired=outcome.desired
     )

@@ -7,17 +7,19 @@ one transaction, deduplicated on (gateway, seq).
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Generic, Self, TypeVar
 
 from cloud.city import SeedEntity
+from cloud.credentials import ApiKey, Enrollment, GatewayToken
 from cloud.fleet import Gateway
 from cloud.geo import Box
 from cloud.history import History, HistoryQuery
 from cloud.incidents import Action, Incident
-from cloud.twin import Entity, Incoming
+from cloud.kpis import KpiInputs
+from cloud.twin import Entity, Incoming, MetricState
 from shared.wire.uplink import Batch, DesiredState
 
 T = TypeVar("T")
@@ -86,6 +88,17 @@ class Change:
     assignee: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Live:
+    """Where an entity stands (what the event stream filters on) and its live status."""
+
+    id: str
+    type: str
+    district: str | None
+    department: str | None
+    status: Mapping[str, MetricState]
+
+
 class Store(abc.ABC):
     """Storage of the twin: opened once per app lifespan, used by async routes."""
 
@@ -148,6 +161,58 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def gateways(self, limit: int, offset: int) -> Page[Gateway]:
         """Gateways ordered by id, with their newest heartbeat."""
+
+    # Credentials: only digests are stored (cloud/credentials.py); revoked rows are kept.
+
+    @abc.abstractmethod
+    async def add_key(self, key: ApiKey) -> None:
+        """Store a new API key."""
+
+    @abc.abstractmethod
+    async def key(self, key_id: str) -> ApiKey | None:
+        """One API key, revoked or not, or None."""
+
+    @abc.abstractmethod
+    async def keys(self, limit: int, offset: int) -> Page[ApiKey]:
+        """API keys, the newest first."""
+
+    @abc.abstractmethod
+    async def revoke_key(self, key_id: str, at: float) -> ApiKey | None:
+        """Revoke a key (again: no change); None if there is no such key."""
+
+    @abc.abstractmethod
+    async def register_gateway(self, enrollment: Enrollment) -> None:
+        """Store a gateway's new enrollment code, replacing any earlier one."""
+
+    @abc.abstractmethod
+    async def enrollment(self, gateway: str) -> Enrollment | None:
+        """The gateway's newest enrollment, or None if it was never registered."""
+
+    @abc.abstractmethod
+    async def redeem(self, code_digest: str, token: GatewayToken, at: float) -> bool:
+        """Atomically spend the gateway's unused, unexpired code and store its new token
+        (revoking the old); False if the code is not good."""
+
+    @abc.abstractmethod
+    async def gateway_token(self, token_id: str) -> GatewayToken | None:
+        """One gateway token, revoked or not, or None."""
+
+    @abc.abstractmethod
+    async def revoke_gateway(self, gateway: str, at: float) -> int | None:
+        """Revoke the gateway's tokens and void its unused code: the count of tokens revoked,
+        None if the gateway was never registered."""
+
+    @abc.abstractmethod
+    async def has_credentials(self) -> bool:
+        """Whether any API key or gateway registration was ever stored."""
+
+    @abc.abstractmethod
+    async def kpi_inputs(self, district: str | None, at: float) -> KpiInputs:
+        """Districts (the one given, or all) and the KPI sensors in them, now and an hour before."""
+
+    @abc.abstractmethod
+    async def live(self, entity_ids: Sequence[str]) -> Mapping[str, Live]:
+        """District, department and live status of those of ``entity_ids`` that exist."""
 
     @abc.abstractmethod
     async def check(self) -> None:

@@ -168,6 +168,34 @@ def m003_incidents(db: Database) -> None:
         db.execute(statement)
 
 
+_CREDENTIALS = (
+    # Only digests of secrets are stored (cloud/credentials.py); revoked rows are kept for audit.
+    """CREATE TABLE api_keys (
+        id TEXT PRIMARY KEY, name TEXT NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('viewer', 'operator', 'admin')),
+        departments TEXT NOT NULL DEFAULT '[]', digest TEXT NOT NULL,
+        created_at REAL NOT NULL, revoked_at REAL
+    ) STRICT""",
+    # One pending or used code per gateway: registering again replaces it.
+    """CREATE TABLE enrollments (
+        gateway TEXT PRIMARY KEY, digest TEXT NOT NULL, created_at REAL NOT NULL,
+        expires_at REAL NOT NULL, used_at REAL
+    ) STRICT""",
+    """CREATE TABLE gateway_tokens (
+        id TEXT PRIMARY KEY, gateway TEXT NOT NULL, digest TEXT NOT NULL,
+        created_at REAL NOT NULL, revoked_at REAL
+    ) STRICT""",
+    "CREATE INDEX gateway_tokens_gateway ON gateway_tokens (gateway)",
+)
+
+
+@migrations()
+def m004_credentials(db: Database) -> None:
+    """API keys, gateway enrollments and gateway tokens."""
+    for statement in _CREDENTIALS:
+        db.execute(statement)
+
+
 def migrate(path: Path) -> None:
     """Bring the database at ``path`` up to the current schema (creating it if needed)."""
     conn = sqlite3.connect(path)

@@ -5,20 +5,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from cloud.city import SeedEntity
+from cloud.credentials import ApiKey, Enrollment, GatewayToken
 from cloud.errors import StoreError
 from cloud.fleet import Gateway
 from cloud.history import History, HistoryQuery
 from cloud.incidents import Incident
-from cloud.store import history, incidents, reads, seeding, writes
+from cloud.kpis import KpiInputs
+from cloud.store import credentials, history, incidents, kpis, live, reads, seeding, writes
 from cloud.store.base import (
     Change,
     EntityQuery,
     IncidentQuery,
     IngestOutcome,
+    Live,
     Page,
     Store,
 )
@@ -113,6 +116,54 @@ class SqliteStore(Store):
     async def gateways(self, limit: int, offset: int) -> Page[Gateway]:
         """Gateways with their newest heartbeat."""
         return await self._readers.run(lambda conn: reads.gateways(conn, limit, offset))
+
+    async def add_key(self, key: ApiKey) -> None:
+        """Store a new API key."""
+        await self._writer.run(lambda conn: credentials.add_key(conn, key))
+
+    async def key(self, key_id: str) -> ApiKey | None:
+        """One API key, revoked or not, or None."""
+        return await self._readers.run(lambda conn: credentials.key(conn, key_id))
+
+    async def keys(self, limit: int, offset: int) -> Page[ApiKey]:
+        """API keys, the newest first."""
+        return await self._readers.run(lambda conn: credentials.keys(conn, limit, offset))
+
+    async def revoke_key(self, key_id: str, at: float) -> ApiKey | None:
+        """Revoke a key; None if there is no such key."""
+        return await self._writer.run(lambda conn: credentials.revoke_key(conn, key_id, at))
+
+    async def register_gateway(self, enrollment: Enrollment) -> None:
+        """Store a gateway's new enrollment code, replacing any earlier one."""
+        await self._writer.run(lambda conn: credentials.register(conn, enrollment))
+
+    async def enrollment(self, gateway: str) -> Enrollment | None:
+        """The gateway's newest enrollment, or None."""
+        return await self._readers.run(lambda conn: credentials.enrollment(conn, gateway))
+
+    async def redeem(self, code_digest: str, token: GatewayToken, at: float) -> bool:
+        """Spend the gateway's code and store its new token, in one transaction."""
+        return await self._writer.run(lambda conn: credentials.redeem(conn, code_digest, token, at))
+
+    async def gateway_token(self, token_id: str) -> GatewayToken | None:
+        """One gateway token, revoked or not, or None."""
+        return await self._readers.run(lambda conn: credentials.gateway_token(conn, token_id))
+
+    async def revoke_gateway(self, gateway: str, at: float) -> int | None:
+        """Revoke the gateway's tokens and void its unused code."""
+        return await self._writer.run(lambda conn: credentials.revoke_gateway(conn, gateway, at))
+
+    async def has_credentials(self) -> bool:
+        """Whether any API key or gateway registration was ever stored."""
+        return await self._readers.run(credentials.has_credentials)
+
+    async def kpi_inputs(self, district: str | None, at: float) -> KpiInputs:
+        """The KPI sensors of one district or all, with their values now and an hour before."""
+        return await self._readers.run(lambda conn: kpis.inputs(conn, district, at))
+
+    async def live(self, entity_ids: Sequence[str]) -> Mapping[str, Live]:
+        """District, department and live status of those of ``entity_ids`` that exist."""
+        return await self._readers.run(lambda conn: live.live(conn, entity_ids))
 
     async def check(self) -> None:
         """Raise StoreError unless a read succeeds now."""

@@ -15,15 +15,15 @@ TOKENS = {"gw-01": "token-of-gateway-01-x", "gw-02": "token-of-gateway-02-y"}
 
 @pytest.fixture
 def cloud_server(tmp_path: Path) -> Iterator[CloudServer]:
-    """The aggregator in dev mode (open ingest)."""
+    """The aggregator in dev mode (auth off: requests without credentials may do anything)."""
     with CloudServer(tmp_path / "cloud.db") as server:
         yield server
 
 
 @pytest.fixture
 def secured_server(tmp_path: Path) -> Iterator[CloudServer]:
-    """The aggregator with a token per gateway (see TOKENS)."""
-    with CloudServer(tmp_path / "cloud.db", gateway_tokens=TOKENS) as server:
+    """The aggregator requiring auth, with a configured token per gateway (see TOKENS)."""
+    with CloudServer(tmp_path / "cloud.db", secure=True, gateway_tokens=TOKENS) as server:
         yield server
 
 

@@ -1,10 +1,16 @@
-"""With tokens configured, only a gateway's own token can ingest that gateway's batches."""
+"""Configured gateway tokens, API keys and their revocation, and when auth is required."""
 
 from __future__ import annotations
+
+import hashlib
+import sqlite3
+from pathlib import Path
 
 import httpx
 import pytest
 
+from cloud.settings import AuthMode
+from tests.cloud.conftest import TOKENS
 from tests.support import batches as b
 from tests.support.cloud import CloudServer, ingest, table_counts
 
@@ -57,8 +63,99 @@ def test_a_token_cannot_ingest_for_another_gateway(secured_server: CloudServer) 
     assert set(table_counts(secured_server.settings.database).values()) == {0}
 
 
-def test_queries_stay_open(secured_server: CloudServer) -> None:
-    # Reads are for the dashboard on the same host for now; operator auth comes with roles.
+def test_reads_need_an_api_key_not_a_gateway_token(secured_server: CloudServer) -> None:
     with httpx.Client(base_url=secured_server.url) as http:
-        assert http.get("/api/v1/entities").status_code == 200
-        assert http.get("/api/v1/gateways").status_code == 200
+        anonymous = http.get("/api/v1/entities")
+        gateway = http.get("/api/v1/entities", headers=secured_server.auth(TOKENS["gw-01"]))
+        viewer = http.get(
+            "/api/v1/entities", headers=secured_server.auth(secured_server.create_key("viewer"))
+        )
+
+    assert anonymous.status_code == 401
+    assert gateway.status_code == 403
+    assert gateway.json() == {"detail": "a gateway token can only ingest; reading needs an API key"}
+    assert viewer.status_code == 200
+
+
+def test_a_revoked_key_is_refused_at_once(secured_server: CloudServer) -> None:
+    key = secured_server.create_key("viewer", name="kiosk")
+    key_id = key.split("_")[1]
+    with httpx.Client(base_url=secured_server.url, headers=secured_server.auth(key)) as http:
+        before = http.get("/api/v1/entities")
+        revoked = http.post(f"/api/v1/keys/{key_id}/revoke", headers=secured_server.auth())
+        after = http.get("/api/v1/entities")
+
+    assert before.status_code == 200
+    assert revoked.json()["revoked_at"] is not None
+    assert after.status_code == 401
+    assert after.json() == {"detail": "this key was revoked"}
+
+
+def test_a_key_with_a_forged_secret_is_unknown(secured_server: CloudServer) -> None:
+    key = secured_server.create_key("admin")
+    forged = key[:-4] + ("AAAA" if not key.endswith("AAAA") else "BBBB")
+
+    response = httpx.get(f"{secured_server.url}/api/v1/keys", headers=secured_server.auth(forged))
+
+    assert response.status_code == 401
+    assert response.json() == {"detail": "unknown bearer token"}
+
+
+def test_keys_are_listed_without_their_secrets(secured_server: CloudServer) -> None:
+    key = secured_server.create_key("operator", "dept-mobility", name="ana")
+
+    listed = httpx.get(f"{secured_server.url}/api/v1/keys", headers=secured_server.auth()).json()
+
+    [ana] = listed["items"]
+    assert key not in str(listed)
+    assert (ana["name"], ana["role"], ana["departments"]) == (
+        "ana",
+        "operator",
+        ["urn:ngsi-ld:Department:dept-mobility"],
+    )
+    digests = sqlite3.connect(secured_server.settings.database).execute(
+        "SELECT digest FROM api_keys"
+    )
+    assert [row[0] for row in digests] == [hashlib.sha256(key.encode()).hexdigest()]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"name": "a", "role": "operator"}, "an operator key needs at least one department"),
+        (
+            {"name": "a", "role": "viewer", "departments": ["d"]},
+            "a viewer key takes no departments",
+        ),
+        ({"name": "a", "role": "gateway"}, "Input should be 'viewer', 'operator' or 'admin'"),
+    ],
+    ids=["operator without departments", "viewer with departments", "not a key role"],
+)
+def test_a_key_that_makes_no_sense_is_refused(
+    secured_server: CloudServer, body: dict[str, object], message: str
+) -> None:
+    response = httpx.post(
+        f"{secured_server.url}/api/v1/keys", json=body, headers=secured_server.auth()
+    )
+
+    assert response.status_code == 422
+    assert message in response.text
+
+
+def test_auto_mode_is_open_until_a_credential_exists(tmp_path: Path) -> None:
+    database = tmp_path / "c.db"
+    with CloudServer(database, auth=AuthMode.AUTO) as fresh:
+        open_read = httpx.get(f"{fresh.url}/api/v1/entities")
+        created = httpx.post(
+            f"{fresh.url}/api/v1/keys", json={"name": "first", "role": "admin"}
+        ).json()
+
+    with CloudServer(database, auth=AuthMode.AUTO) as restarted:
+        closed = httpx.get(f"{restarted.url}/api/v1/entities")
+        with_key = httpx.get(
+            f"{restarted.url}/api/v1/entities", headers=restarted.auth(created["key"])
+        )
+
+    assert open_read.status_code == 200
+    assert closed.status_code == 401
+    assert with_key.status_code == 200

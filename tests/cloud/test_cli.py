@@ -128,3 +128,58 @@ def test_seed_refuses_a_file_that_is_not_a_city(tmp_path: Path) -> None:
 
     assert result.returncode == 1
     assert result.stderr.startswith("Error: not a city file: features.0.type: Field required")
+
+
+def test_the_first_admin_key_comes_from_the_cli(tmp_path: Path) -> None:
+    database = tmp_path / "c.db"
+
+    created = run("cloud", "keys", "create", "--role", "admin", "--database", str(database))
+    refused = run("cloud", "keys", "create", "--role", "operator", "--database", str(database))
+    code = run("cloud", "gateways", "register", "gw-01", "--database", str(database))
+    listed = run("cloud", "keys", "list", "--database", str(database))
+
+    key = created.stdout.strip()
+    assert created.returncode == 0, created.stderr
+    assert re.fullmatch(r"ctk_[0-9a-f]{12}_[A-Za-z0-9_-]{43}", key)
+    assert "it is shown only now" in created.stderr
+    assert refused.returncode == 1
+    assert "an operator key needs at least one department" in refused.stderr
+    assert re.fullmatch(r"[0-9A-Z]{4}(-[0-9A-Z]{4}){3}", code.stdout.strip())
+    assert key.split("_")[1] in listed.stdout
+    assert key not in listed.stdout
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [CITYTWIN, "cloud", "serve", "--port", str(port), "--database", str(database)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_healthy(url)
+        enrolled = httpx.post(
+            f"{url}/api/v1/enroll", json={"gateway": "gw-01", "code": code.stdout.strip()}
+        )
+        assert httpx.get(f"{url}/api/v1/entities").status_code == 401
+        assert httpx.get(
+            f"{url}/api/v1/keys", headers={"Authorization": f"Bearer {key}"}
+        ).is_success
+        assert enrolled.status_code == 200
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=20)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["cloud", "keys"], ["cloud", "keys", "create"], ["cloud", "keys", "list"],
+        ["cloud", "keys", "revoke"], ["cloud", "gateways"], ["cloud", "gateways", "register"],
+        ["cloud", "gateways", "revoke"],
+    ],
+)  # fmt: skip
+def test_every_credentials_command_has_help(command: list[str]) -> None:
+    result = run(*command, "--help")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"Usage: citytwin {' '.join(command)} ")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from cloud.settings import CloudSettings
+from cloud.settings import DAY, AuthMode, CloudSettings
 from shared.wire.uplink import MAX_BODY
 
 
@@ -23,7 +23,12 @@ def test_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     )
     assert (settings.stale_after_s, settings.offline_after_s) == (90, 300)
     assert settings.max_body_bytes == MAX_BODY
-    assert settings.dev_mode
+    assert (settings.auth, settings.admin_key, settings.enrollment_ttl_s) == (
+        AuthMode.AUTO,
+        None,
+        DAY,
+    )
+    assert not settings.configured_credentials
 
 
 def test_the_environment_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -34,7 +39,22 @@ def test_the_environment_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 
     assert settings.database == tmp_path / "twin.db"
     assert settings.gateway_tokens == {"gw-01": "0123456789abcdef"}
-    assert not settings.dev_mode
+    assert settings.configured_credentials
+
+
+def test_the_admin_key_is_read_from_the_environment_and_kept_secret(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CITYTWIN_CLOUD_ADMIN_KEY", "admin-key-0123456789")
+    monkeypatch.setenv("CITYTWIN_CLOUD_AUTH", "required")
+
+    settings = CloudSettings()
+
+    assert settings.admin_key is not None
+    assert settings.admin_key.get_secret_value() == "admin-key-0123456789"
+    assert "admin-key-0123456789" not in repr(settings)
+    assert settings.auth is AuthMode.REQUIRED
+    assert settings.configured_credentials
 
 
 @pytest.mark.parametrize(
@@ -50,6 +70,9 @@ def test_the_environment_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         ({"gateway_tokens": {"gw-1": "short"}}, "token of 'gw-1' must be 16+ characters"),
         ({"gateway_tokens": {"a": "0123456789abcdef", "b": "0123456789abcdef"}}, "share a token"),
         ({"colour": "red"}, "colour\n  Extra inputs are not permitted"),
+        ({"auth": "maybe"}, "auth\n  Input should be 'auto', 'required' or 'off'"),
+        ({"admin_key": "short"}, "admin_key\n  Value error, must be 16+ characters"),
+        ({"enrollment_ttl_s": 0}, "enrollment_ttl_s\n  Input should be greater than 0"),
     ],
     ids=[
         "memory",
@@ -62,6 +85,9 @@ def test_the_environment_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         "short token",
         "shared token",
         "unknown field",
+        "auth mode",
+        "short admin key",
+        "enrollment ttl",
     ],
 )
 def test_bad_values_are_refused_naming_the_field(fields: dict[str, object], message: str) -> None:

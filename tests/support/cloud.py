@@ -1,7 +1,13 @@
-"""The real cloud aggregator under uvicorn, on a free port, in a background thread."""
+"""The real cloud aggregator under uvicorn, on a free port, in a background thread.
+
+By default it runs with auth off (dev mode), as the embedded demo does: the edge and end-to-end
+tests send and read without credentials. ``secure=True`` requires auth and bootstraps an admin
+key (``admin_key``), from which ``create_key`` and ``enroll`` issue the other credentials.
+"""
 
 from __future__ import annotations
 
+import secrets
 import socket
 import sqlite3
 import threading
@@ -15,7 +21,7 @@ import httpx
 import uvicorn
 
 from cloud.app import StoreFactory, create_app
-from cloud.settings import CloudSettings
+from cloud.settings import AuthMode, CloudSettings
 from shared.wire.uplink import INGEST_PATH
 
 TABLES = ("records", "windows", "alerts", "gaps", "gateways", "entities", "latest", "relationships")
@@ -43,8 +49,17 @@ class CloudServer:
     """The aggregator serving a SQLite file, for tests and benchmarks; start() and stop()."""
 
     def __init__(
-        self, database: Path, *, store_factory: StoreFactory | None = None, **settings: Any
+        self,
+        database: Path,
+        *,
+        secure: bool = False,
+        store_factory: StoreFactory | None = None,
+        **settings: Any,
     ) -> None:
+        self.admin_key = f"admin-{secrets.token_urlsafe(24)}"
+        if secure:
+            settings |= {"auth": AuthMode.REQUIRED, "admin_key": self.admin_key}
+        settings.setdefault("auth", AuthMode.OFF)
         self.settings = CloudSettings(database=database, port=0, **settings)
         self._store_factory = store_factory  # a test injecting a storage fault passes one
         self._server: _Server | None = None
@@ -70,6 +85,7 @@ class CloudServer:
             access_log=False,
             lifespan="on",
             ws="none",
+            timeout_graceful_shutdown=5,  # a test that leaves an event stream open still stops
         )
         self._sock, self._server = sock, _Server(config)
         self._thread = threading.Thread(
@@ -89,6 +105,30 @@ class CloudServer:
         if self._sock is not None:
             self._sock.close()
         self._server = self._thread = self._sock = None
+
+    def create_key(self, role: str, *departments: str, name: str | None = None) -> str:
+        """A new API key of ``role`` (an operator's for ``departments``), made by the admin."""
+        body = {"name": name or role, "role": role, "departments": list(departments)}
+        response = httpx.post(f"{self.url}/api/v1/keys", json=body, headers=self.auth())
+        response.raise_for_status()
+        key: str = response.json()["key"]
+        return key
+
+    def enroll(self, gateway: str) -> str:
+        """Register ``gateway`` as the admin and exchange its code as the gateway: its token."""
+        registered = httpx.post(
+            f"{self.url}/api/v1/gateways", json={"gateway": gateway}, headers=self.auth()
+        )
+        registered.raise_for_status()
+        code = registered.json()["code"]
+        enrolled = httpx.post(f"{self.url}/api/v1/enroll", json={"gateway": gateway, "code": code})
+        enrolled.raise_for_status()
+        token: str = enrolled.json()["token"]
+        return token
+
+    def auth(self, key: str | None = None) -> dict[str, str]:
+        """The Authorization header of ``key`` (default: the admin key)."""
+        return {"Authorization": f"Bearer {key or self.admin_key}"}
 
     def __enter__(self) -> Self:
         self.start()

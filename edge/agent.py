@@ -45,6 +45,7 @@ class Agent:
             settings.db_path,
             dead_letter_max=settings.store.dead_letter_max,
             ring_max=settings.store.ring_max,
+            quota_bytes=settings.store.quota_bytes,
         )
         self.uplink: Uplink | None = None
         self.source = MqttSource(settings.mqtt, client_id=f"citytwin-edge-{settings.gateway_id}")
@@ -138,14 +139,17 @@ class Agent:
     async def _heartbeats(self, health: Health) -> None:
         while True:
             depth, oldest = await asyncio.to_thread(self.store.depth)
-            desired = self.uplink.state.desired if self.uplink else None
+            shed = await asyncio.to_thread(self.store.shed)
+            state = self.uplink.state if self.uplink else None
+            desired = state.desired if state else None
             record = health.heartbeat(
                 self.pipeline.counters,
                 depth,
                 oldest,
-                shed_total=0,
+                shed_total=shed.readings,
                 model_version=self.pipeline.model_version,
                 config_version=desired.config_version if desired else 0,
+                clock_offset_s=state.clock_offset_s if state else None,
             )
             await self.store.append([record], time.time())
             if self.uplink is not None:

@@ -104,9 +104,11 @@ def dlq_list(
 
     db_path = _db_path(config_path, data_dir)
     store = Store(db_path, dead_letter_max=10)
-    store.open()
     try:
+        store.open(readonly=True)  # works beside a running agent: it reads, never writes
         letters = store.dead_letters(limit, reason)
+    except EdgeError as exc:
+        raise click.ClickException(str(exc)) from exc
     finally:
         store.close()
     if not letters:
@@ -118,6 +120,33 @@ def dlq_list(
         click.echo(f"{letter.id:>6} {when}Z {letter.reason:<14} {letter.channel}")
         click.echo(f"       {letter.detail}")
         click.echo(f"       {letter.size} bytes: {preview!r}")
+
+
+@dlq.command("replay")
+@click.option(
+    "--config",
+    "config_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The agent's TOML settings, as fixed: messages are judged by them.",
+)
+@click.option("--reason", help="Only dead letters of this reason code.")
+def dlq_replay(config_path: Path, reason: str | None) -> None:
+    """Decode dead letters again; move those now accepted to the agent (stop it first)."""
+    from edge.dlq import replay as replay_letters
+
+    settings = _settings(config_path)
+    _db_path(config_path, None)
+    try:
+        report = replay_letters(settings, reason)
+    except EdgeError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"accepted {report.accepted} dead letters ({report.readings} readings):"
+        " the agent sends them when it next starts"
+    )
+    reasons = ", ".join(f"{name} {count}" for name, count in sorted(report.failing.items()))
+    click.echo(f"still failing {report.still_failing}" + (f" ({reasons})" if reasons else ""))
 
 
 def _db_path(config_path: Path | None, data_dir: Path | None) -> Path:

@@ -31,6 +31,7 @@ class Health:
         shed_total: int,
         model_version: str | None,
         config_version: int,
+        clock_offset_s: float | None = None,
     ) -> dict[str, Any]:
         """A heartbeat record (without its outbox seq)."""
         now, mono = time.time(), time.monotonic()
@@ -52,4 +53,5 @@ class Health:
             "shed_total": shed_total,
             "model_version": model_version,
             "config_version": config_version,
+            "clock_offset_s": clock_offset_s,
         }

@@ -14,6 +14,7 @@ from edge.errors import ConfigError
 from shared.reading import SENSOR_ID
 
 Seconds = Annotated[float, Field(gt=0)]
+MIN_QUOTA_BYTES = 1 << 20
 
 
 class _Section(BaseModel):
@@ -107,6 +108,19 @@ class StoreSettings(_Section):
     # Accepted messages kept for inspection and crash recovery (their bytes as they arrived).
     ring_max: Annotated[int, Field(ge=1000)] = 500_000
     commit_interval_s: Annotated[float, Field(gt=0, le=1.0)] = 0.5
+    # Bytes of data the SQLite file may hold; past it the store sheds (docs/edge.md). None: no
+    # quota but the disk's own size.
+    quota_bytes: int | None = None
+
+    @field_validator("quota_bytes")
+    @classmethod
+    def _quota(cls, value: int | None) -> int | None:
+        if value is not None and value < MIN_QUOTA_BYTES:
+            raise ValueError(
+                f"{value} bytes is too small: at least {MIN_QUOTA_BYTES} (1 MiB), room for the"
+                " schema, open windows and alerts, which are never shed"
+            )
+        return value
 
 
 class EdgeSettings(BaseSettings):

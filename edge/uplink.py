@@ -11,7 +11,9 @@ import contextlib
 import logging
 import random
 import time
+from collections import deque
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 
 import httpx
 
@@ -21,6 +23,10 @@ from edge.store import OutboxRow, Store
 from shared.wire.uplink import INGEST_PATH, DesiredState, IngestResult, encode_records
 
 log = logging.getLogger(__name__)
+
+
+class Unreachable(UplinkError):
+    """No connection to the cloud: the batch never left the gateway."""
 
 
 @dataclass(slots=True)
@@ -34,6 +40,37 @@ class UplinkState:
     last_success: float | None = None
     last_error: str | None = None
     desired: DesiredState | None = None
+    clock_offset_s: float | None = None  # the cloud's clock minus ours
+
+
+class ClockOffset:
+    """The cloud's clock minus the gateway's, from the HTTP ``Date`` of its answers.
+
+    ``Date`` has whole seconds: an answer dated ``D`` that took from ``t0`` to ``t1`` bounds
+    the offset to ``[D - t1, D + 1 - t0]``. Intersecting the bounds of recent answers narrows
+    it well below a second. Bounds that stop overlapping mean a clock was stepped (NTP, a
+    reboot without a real-time clock): the estimate starts again from the newest answer.
+    """
+
+    def __init__(self, keep: int = 32) -> None:
+        self._bounds: deque[tuple[float, float]] = deque(maxlen=keep)
+
+    def add(self, date: float, t0: float, t1: float) -> None:
+        """One answer dated ``date`` (whole seconds) to a request sent at t0, answered at t1."""
+        self._bounds.append((date - t1, date + 1.0 - t0))
+        if self._low() > self._high():
+            self._bounds = deque([self._bounds[-1]], maxlen=self._bounds.maxlen)
+
+    @property
+    def value(self) -> float | None:
+        """The middle of what the answers allow, or None before the first answer."""
+        return (self._low() + self._high()) / 2 if self._bounds else None
+
+    def _low(self) -> float:
+        return max(low for low, _ in self._bounds)
+
+    def _high(self) -> float:
+        return min(high for _, high in self._bounds)
 
 
 class CloudClient:
@@ -47,6 +84,7 @@ class CloudClient:
         self._http = httpx.AsyncClient(
             base_url=settings.url, headers=headers, timeout=settings.timeout_s
         )
+        self.clock = ClockOffset()
 
     async def aclose(self) -> None:
         """Close the connection pool."""
@@ -55,15 +93,28 @@ class CloudClient:
     async def send(self, rows: list[OutboxRow]) -> IngestResult:
         """POST one batch; returns the cloud's answer or raises UplinkError/Rejected."""
         body = encode_records(self._gateway_id, time.time(), [r.wire() for r in rows])
+        sent = time.time()
         try:
             response = await self._http.post(INGEST_PATH, content=body)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            raise Unreachable(f"cloud unreachable: {exc!r}") from exc
         except httpx.HTTPError as exc:
-            raise UplinkError(f"cloud unreachable: {exc!r}") from exc
+            raise UplinkError(f"no answer from the cloud: {exc!r}") from exc
+        self._note_date(response.headers.get("date"), sent, time.time())
         if 400 <= response.status_code < 500 and response.status_code not in (408, 429):
             raise Rejected(response.status_code, response.text[:500])
         if response.status_code != 200:
             raise UplinkError(f"cloud answered {response.status_code}")
         return IngestResult.model_validate_json(response.content)
+
+    def _note_date(self, header: str | None, sent: float, answered: float) -> None:
+        if header is None:
+            return
+        try:
+            date = parsedate_to_datetime(header).timestamp()
+        except (TypeError, ValueError):
+            return  # a proxy's odd header: no measurement, not an error
+        self.clock.add(date, sent, answered)
 
 
 class Uplink:
@@ -122,6 +173,12 @@ class Uplink:
             # is fixed, and nothing is deleted that the cloud did not take.
             self.state.rejected += 1
             log.error("batch seq %d..%d rejected: %s", rows[0].seq, rows[-1].seq, exc.detail)
+            await asyncio.to_thread(self._store.release, [r.seq for r in rows])
+            raise
+        except Unreachable:
+            # Surely not at the cloud: the store may shed these rows again if it must. After
+            # any other failure the cloud may hold them, and they stay protected.
+            await asyncio.to_thread(self._store.release, [r.seq for r in rows])
             raise
         await self._store.ack([r.seq for r in rows])
         self.state.sent += len(rows)
@@ -131,6 +188,7 @@ class Uplink:
         if result.desired != self.state.desired:
             log.info("cloud desires %s", result.desired)
         self.state.desired = result.desired
+        self.state.clock_offset_s = self._client.clock.value
 
     def _backoff(self, failures: int) -> float:
         cap = min(self._settings.backoff_max_s, 0.5 * 2**failures)

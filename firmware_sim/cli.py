@@ -21,8 +21,8 @@ from firmware_sim.dataset import DEFAULT_INTERVAL_S, DEFAULT_START, DatasetPlan,
 from firmware_sim.errors import SimError
 from firmware_sim.export import write_dataset
 from firmware_sim.firmware import FAULTS
-from firmware_sim.fleet import make_fleet
-from firmware_sim.flood import flood, stop_on_signals
+from firmware_sim.fleet import SimSensor, make_fleet
+from firmware_sim.flood import FloodReport, flood, stop_on_signals
 from firmware_sim.settings import SimSettings, load
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -70,6 +70,12 @@ def _fleet_options(function: _F) -> _F:
             show_default=True,
             help="Start of every sensor id, as in sim-aq-0001.",
         ),
+        click.option(
+            "--gateways",
+            type=int,
+            help="Spread the sensors over the city's first N gateways (gw-01...): the fleet's "
+            "first --sensors sensors that report to one of them.  [default: every gateway]",
+        ),
     ]
     for decorator in reversed(decorators):
         function = decorator(function)
@@ -85,9 +91,11 @@ def group() -> None:
 @click.option(
     "--broker",
     metavar="mqtt://HOST:PORT",
-    default=_default("broker"),
+    multiple=True,
+    default=[_default("broker")],
     show_default=True,
-    help="MQTT broker the sensors publish to.",
+    help="MQTT broker the sensors publish to. Give it once per gateway (with --gateways) "
+    "for one broker per gateway: each sensor publishes to its own gateway's.",
 )
 @_fleet_options
 @click.option(
@@ -149,6 +157,12 @@ def group() -> None:
     show_default=True,
     help="Flood mode: readings of one sensor per message.",
 )
+@click.option(
+    "--labels",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Write the anomalies the run sent to this CSV (the columns of sim export's "
+    "labels.csv), so a live run can be scored.",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log lost and regained connections.")
 @click.pass_context
 def run(ctx: click.Context, /, verbose: bool, **options: Any) -> None:
@@ -158,6 +172,7 @@ def run(ctx: click.Context, /, verbose: bool, **options: Any) -> None:
     sensor faults. Over MQTT each sensor has its own connection, with a last will that reports
     it offline if this process dies. Ctrl-C or SIGTERM stops every sensor cleanly.
     """
+    options["broker"] = ",".join(options["broker"])
     settings = _settings(ctx, options)
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
@@ -182,6 +197,8 @@ def run(ctx: click.Context, /, verbose: bool, **options: Any) -> None:
         + _faults_text(report.faults()),
         err=True,
     )
+    if settings.labels is not None:
+        click.echo(f"wrote {report.labels} labels to {settings.labels}", err=True)
 
 
 def _flood(settings: SimSettings) -> None:
@@ -199,7 +216,7 @@ def _flood(settings: SimSettings) -> None:
             report = flood(host, port, settings.sensors, rate, settings.total, settings.qos,
                            settings.batch, seed=settings.seed, prefix=settings.prefix,
                            faults=settings.fault_rates, duration=settings.duration,
-                           stop=stop)  # fmt: skip
+                           stop=stop, gateways=settings.gateways)  # fmt: skip
         except SimError as exc:
             raise click.ClickException(str(exc)) from exc
     click.echo(
@@ -207,8 +224,18 @@ def _flood(settings: SimSettings) -> None:
         f"{report.elapsed_s:.2f} s: {report.rate:.0f} readings/s, "
         f"{report.message_rate:.0f} messages/s"
         + _faults_text(report.faults)
+        + _outage_text(report)
         + ("" if report.drained else "; the broker had not taken everything at the end"),
         err=True,
+    )
+
+
+def _outage_text(report: FloodReport) -> str:
+    if not report.disconnected_s:
+        return ""
+    return (
+        f"; without a broker for {report.disconnected_s:.1f} s, {report.reconnects} "
+        f"reconnection(s), {report.unsent} readings not sent"
     )
 
 
@@ -218,13 +245,25 @@ def _faults_text(faults: Mapping[str, int]) -> str:
     return "; firmware faults: " + ", ".join(f"{name}={n}" for name, n in faults.items())
 
 
+def _fleet(settings: SimSettings) -> tuple[SimSensor, ...]:
+    """The sensors ``sim run`` runs with these settings."""
+    if settings.gateways is None:  # no need to lay out the city
+        return make_fleet(settings.seed, settings.sensors, settings.prefix)
+    try:
+        city = generate_city(settings.seed, settings.sensors, settings.prefix,
+                             gateways=settings.gateways)  # fmt: skip
+    except SimError as exc:
+        raise click.ClickException(str(exc)) from exc
+    return tuple(placed.sensor for placed in city.sensors)
+
+
 @group.command(epilog=_ENV_NOTE)
 @_fleet_options
 @click.pass_context
 def fleet(ctx: click.Context, /, **options: Any) -> None:
     """Print the fleet as JSON lines: the id, kind, lat and lon of every sensor."""
     settings = _settings(ctx, options)
-    for sensor in make_fleet(settings.seed, settings.sensors, settings.prefix):
+    for sensor in _fleet(settings):
         line = {"id": sensor.id, "kind": sensor.kind, "lat": sensor.lat, "lon": sensor.lon}
         click.echo(json.dumps(line))
 
@@ -247,7 +286,12 @@ def city(ctx: click.Context, /, out: str, **options: Any) -> None:
     each with its category, type, attributes and relationships. See docs/simulator.md.
     """
     settings = _settings(ctx, options)
-    text = twin.dumps(generate_city(settings.seed, settings.sensors, settings.prefix))
+    try:
+        city = generate_city(settings.seed, settings.sensors, settings.prefix,
+                             gateways=settings.gateways)  # fmt: skip
+    except SimError as exc:
+        raise click.ClickException(str(exc)) from exc
+    text = twin.dumps(city)
     if out == "-":
         click.echo(text, nl=False)
         return

@@ -6,8 +6,14 @@ a loop, without anomalies); observation times are the wall clock at publication.
 goes through the sensor's ``Firmware``, so faults can be mixed in at any rate. With ``batch``
 above 1, a message carries that many readings of one sensor.
 
-Pacing: reading ``i`` is not published before ``i / rate`` seconds after the start; the loop
-checks the clock every few messages and waits, serving the connection, when it is ahead.
+Pacing: reading ``i`` is not published before ``i / rate`` seconds of connected time after
+the start; the loop checks the clock every few messages and waits, serving the connection,
+when it is ahead.
+
+A lost broker pauses the flood: it makes no readings while it reconnects (capped, jittered
+backoff, until the broker is back, the duration is over or it is stopped), then carries on
+where it was, its schedule moved on by the outage. The report says how long it was without a
+broker, how often it reconnected, and how many readings it made that could not be sent.
 """
 
 from __future__ import annotations
@@ -47,6 +53,9 @@ class FloodReport:
     sensors: int
     faults: Mapping[str, int] = field(default_factory=dict)
     drained: bool = True  # False if some messages were still unwritten or unacknowledged
+    unsent: int = 0  # readings made but lost: the broker was gone (QoS 0)
+    reconnects: int = 0
+    disconnected_s: float = 0.0  # time without a broker, within elapsed_s
 
     @property
     def rate(self) -> float:
@@ -82,29 +91,67 @@ def flood(
     faults: FaultRates = NO_FAULTS,
     duration: float | None = None,
     stop: threading.Event | None = None,
+    gateways: int | None = None,
 ) -> FloodReport:
-    """Publish ``total`` readings (None: until ``duration`` or ``stop``) at up to ``rate``/s."""
+    """Publish ``total`` readings (None: until ``duration`` or ``stop``) at up to ``rate``/s.
+
+    ``total`` counts the readings made, sent or not.
+    """
     if not 1 <= batch <= MAX_BATCH:
         raise ValueError(f"batch: {batch} is not in 1..{MAX_BATCH}")
-    fleet = fleet_values(seed, sensors, prefix, faults)
+    fleet = fleet_values(seed, sensors, prefix, faults, gateways)
     client_id = f"citytwin-flood-{prefix}-{os.getpid()}"
-    with PahoPublisher(host, port, client_id, qos) as link:
+    with PahoPublisher(host, port, client_id, qos, stop=stop) as link:
         began = time.perf_counter()
-        readings = _publish(link, fleet, rate, total, batch, began, duration, stop)
-        readings += _flush(link, fleet)
+        count = _publish(link, fleet, _Pace(rate, total, batch, began, duration), stop)
+        count += _flush(link, fleet)
         drained = link.drain(_DRAIN_S)
         elapsed = time.perf_counter() - began
     counts: dict[str, int] = {}
     for sensor in fleet:
-        for name, count in sensor.firmware.counts.items():
-            counts[name] = counts.get(name, 0) + count
-    return FloodReport(readings, link.published, elapsed, rate, qos, batch, sensors,
-                       dict(sorted(counts.items())), drained)  # fmt: skip
+        for name, n in sensor.firmware.counts.items():
+            counts[name] = counts.get(name, 0) + n
+    return FloodReport(count.sent, link.published, elapsed, rate, qos, batch, sensors,
+                       dict(sorted(counts.items())), drained, count.unsent, link.reconnects,
+                       link.disconnected_s)  # fmt: skip
 
 
-def fleet_values(seed: int, sensors: int, prefix: str, faults: FaultRates) -> list[_Sensor]:
+@dataclass(frozen=True, slots=True)
+class _Pace:
+    """How much to publish and how fast: the flood's plan, fixed when it starts."""
+
+    rate: float | None
+    total: int | None
+    batch: int
+    began: float  # perf_counter time
+    duration: float | None
+
+    @property
+    def end(self) -> float | None:
+        """perf_counter time at which the flood stops, if it has a duration."""
+        return None if self.duration is None else self.began + self.duration
+
+    def out_of_time(self) -> bool:
+        """Whether the duration is over."""
+        return self.end is not None and _now() >= self.end
+
+
+@dataclass(frozen=True, slots=True)
+class _Count:
+    """Readings handed to the connection, and readings lost because it was down."""
+
+    sent: int = 0
+    unsent: int = 0
+
+    def __add__(self, other: _Count) -> _Count:
+        return _Count(self.sent + other.sent, self.unsent + other.unsent)
+
+
+def fleet_values(
+    seed: int, sensors: int, prefix: str, faults: FaultRates, gateways: int | None = None
+) -> list[_Sensor]:
     """Every sensor of the fleet with its firmware and a day of clean values to replay."""
-    city = generate_city(seed, sensors, prefix)
+    city = generate_city(seed, sensors, prefix, gateways=gateways)
     block = make_block(city, 0, NO_ANOMALIES, CYCLE_GRID_S)
     out = []
     for placed in city.sensors:
@@ -118,35 +165,32 @@ def fleet_values(seed: int, sensors: int, prefix: str, faults: FaultRates) -> li
 
 
 def _publish(
-    link: PahoPublisher,
-    fleet: list[_Sensor],
-    rate: float | None,
-    total: int | None,
-    batch: int,
-    began: float,
-    duration: float | None,
-    stop: threading.Event | None,
-) -> int:
-    """The publishing loop; returns the readings sent."""
-    sent = messages = 0
-    end = None if duration is None else began + duration
+    link: PahoPublisher, fleet: list[_Sensor], pace: _Pace, stop: threading.Event | None
+) -> _Count:
+    """The publishing loop; returns the readings sent and the readings lost."""
+    sent = unsent = messages = 0
     index = 0
-    while total is None or sent < total:
+    while pace.total is None or sent + unsent < pace.total:
+        if not link.connected and not link.reconnect(pace.end):
+            break  # stopped, or out of time, while the broker was away
         sensor = fleet[index]
         index = (index + 1) % len(fleet)
-        want = batch if total is None else min(batch, total - sent)
+        want = pace.batch if pace.total is None else min(pace.batch, pace.total - sent - unsent)
         readings = _take(sensor, want, time.time())
         if readings:
-            link.publish(sensor.topic, sensor.firmware.payload(readings))
-            sent += len(readings)
+            if link.publish(sensor.topic, sensor.firmware.payload(readings)):
+                sent += len(readings)
+            else:
+                unsent += len(readings)
             messages += 1
         if messages % _CHECK_EVERY == 0:
             link.service()
-            if (stop is not None and stop.is_set()) or (end is not None and _now() >= end):
+            if (stop is not None and stop.is_set()) or pace.out_of_time():
                 break
-            if rate is not None:
-                _wait_for(link, began + sent / rate)
-    return sent
+            if pace.rate is not None:
+                # Time without a broker does not count: the flood resumes at its rate, no burst.
+                _wait_for(link, pace.began + link.disconnected_s + (sent + unsent) / pace.rate)
+    return _Count(sent, unsent)
 
 
 def _take(sensor: _Sensor, count: int, ts: float) -> list[Reading]:
@@ -161,15 +205,15 @@ def _take(sensor: _Sensor, count: int, ts: float) -> list[Reading]:
     return out
 
 
-def _flush(link: PahoPublisher, fleet: list[_Sensor]) -> int:
+def _flush(link: PahoPublisher, fleet: list[_Sensor]) -> _Count:
     """Send the readings firmware held back to reorder."""
-    sent = 0
+    count = _Count()
     for sensor in fleet:
         held = sensor.carry + sensor.firmware.flush()
         if held:
-            link.publish(sensor.topic, sensor.firmware.payload(held))
-            sent += len(held)
-    return sent
+            ok = link.publish(sensor.topic, sensor.firmware.payload(held))
+            count += _Count(len(held), 0) if ok else _Count(0, len(held))
+    return count
 
 
 @contextlib.contextmanager
@@ -187,8 +231,8 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
 
 
 def _wait_for(link: PahoPublisher, deadline: float) -> None:
-    """Serve the connection until ``deadline`` (perf_counter time)."""
-    while (ahead := deadline - _now()) > 0:
+    """Serve the connection until ``deadline`` (perf_counter time), or until it is lost."""
+    while link.connected and (ahead := deadline - _now()) > 0:
         link.service(min(ahead, 0.05))
 
 

@@ -7,6 +7,9 @@ with a seed drawn from (seed, LIVE, b). A reading between two grid points is int
 its value moves at every tick. The price: at a block boundary the weather and the noise start
 afresh, a step at most as large as an ordinary weather change, once every two simulated days.
 A run at a given simulated time reads the same values whenever and wherever it starts.
+
+``LiveWorld.anomalies`` tells which labels of a block touch a reading: those whose samples the
+interpolation gives a weight, so a live run's labels cover exactly the readings it changed.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from typing import Final
 import numpy as np
 
 from firmware_sim import streams
-from firmware_sim.anomalies import Label, Rates, inject
+from firmware_sim.anomalies import ALL_METRICS, Label, Rates, inject
 from firmware_sim.city import GeneratedCity
 from firmware_sim.signals import kind_model
 from firmware_sim.world.calendar import Floats, Period
@@ -40,6 +43,13 @@ class Block:
     period: Period
     series: dict[str, KindSeries]
     labels: tuple[Label, ...]
+
+    def labels_of(self) -> dict[str, tuple[Label, ...]]:
+        """The labels by sensor."""
+        out: dict[str, list[Label]] = {}
+        for label in self.labels:
+            out.setdefault(label.sensor, []).append(label)
+        return {sensor: tuple(mine) for sensor, mine in out.items()}
 
 
 def block_seed(seed: int, index: int) -> int:
@@ -72,25 +82,59 @@ class LiveWorld:
             for row, sensor in enumerate(p.sensor.id for p in city.sensors_of(kind))
         }
         self._blocks: OrderedDict[int, Block] = OrderedDict()
+        self._labels: dict[int, dict[str, tuple[Label, ...]]] = {}
 
     def block(self, index: int) -> Block:
         """Block ``index``, computed once while it is in use."""
         if index not in self._blocks:
             self._blocks[index] = make_block(self.city, index, self.rates, self.grid_s)
+            self._labels[index] = self._blocks[index].labels_of()
             while len(self._blocks) > _CACHED_BLOCKS:
-                self._blocks.popitem(last=False)
+                del self._labels[self._blocks.popitem(last=False)[0]]
         self._blocks.move_to_end(index)
         return self._blocks[index]
 
     def metrics(self, sensor: str, t: float) -> dict[str, float] | None:
         """What ``sensor`` reads at epoch time ``t``; None during a dropout."""
         kind, row = self._rows[sensor]
+        block, first, fraction = self._locate(t)
+        values = block.series[kind].values[row, first : first + 2]
+        return reading_of(kind, values, fraction)
+
+    def anomalies(self, sensor: str, t: float) -> tuple[tuple[int, Label], ...]:
+        """The labels, with their block's index, whose anomaly touches ``sensor``'s reading at t."""
+        block, first, fraction = self._locate(t)
+        mine = self._labels[block.index].get(sensor, ())
+        return tuple((block.index, label) for label in mine if touches(label, first, fraction))
+
+    def _locate(self, t: float) -> tuple[Block, int, float]:
+        """The block of epoch time ``t``, the grid sample before it and how far past it t is."""
         index = math.floor(t / BLOCK_S)
         block = self.block(index)
         position = (t - index * BLOCK_S) / self.grid_s
         first = min(int(position), block.period.samples - 2)
-        values = block.series[kind].values[row, first : first + 2]
-        return reading_of(kind, values, position - first)
+        return block, first, position - first
+
+
+def touches(label: Label, first: int, fraction: float) -> bool:
+    """Whether ``label`` changes the reading between samples ``first`` and ``first + 1``.
+
+    As ``reading_of`` computes it: a dropped sample drops the reading wherever it lies, a
+    direction takes the nearer sample, any other metric both unless ``fraction`` is 0.
+    """
+    used: tuple[int, ...]
+    if label.type == "dropout":
+        used = (first, first + 1)
+    elif label.metric != ALL_METRICS and _wraps(label.kind, label.metric):
+        used = (first + round(fraction),)
+    else:
+        used = (first, first + 1) if fraction > 0 else (first,)
+    return any(label.first <= sample <= label.last for sample in used)
+
+
+def _wraps(kind: str, metric: str) -> bool:
+    model = kind_model(kind)
+    return model.wrap[model.names.index(metric)] is not None
 
 
 def reading_of(kind: str, pair: Floats, fraction: float) -> dict[str, float] | None:

@@ -9,6 +9,10 @@ staggered, so a fleet does not publish in bursts. It stamps each reading with th
 time of its tick, which runs ``speed`` times faster than the wall clock. A sensor that falls
 behind (a slow broker) skips the ticks it missed rather than catching up in a burst, as a
 sensor on a timer would. A dropout in the world uses up a sequence number and sends nothing.
+
+With a ``TruthLog`` the run records which injected anomalies each reading it sent carried,
+for the labels file of ``--labels``. With several brokers, each gateway of the city has its
+own, and a sensor publishes to its gateway's.
 """
 
 from __future__ import annotations
@@ -21,9 +25,10 @@ import signal
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from firmware_sim.anomalies import Rates
-from firmware_sim.city import generate_city
+from firmware_sim.city import GeneratedCity, generate_city
 from firmware_sim.errors import SimError
 from firmware_sim.firmware import NO_FAULTS, FaultRates, Firmware
 from firmware_sim.fleet import SimSensor
@@ -32,6 +37,7 @@ from firmware_sim.settings import SimSettings
 from firmware_sim.transports import Link, LinkFactory
 from firmware_sim.transports.mqtt import MqttLink, MqttOptions
 from firmware_sim.transports.serial import SerialLine
+from firmware_sim.truth import TruthLog, open_labels, write_labels
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +70,7 @@ class FleetReport:
 
     sensors: tuple[SensorReport, ...]
     elapsed_s: float
+    labels: int = 0  # anomaly labels written (--labels)
 
     @property
     def readings(self) -> int:
@@ -129,23 +136,28 @@ async def run_fleet(
     open_link: LinkFactory,
     plan: RunPlan,
     stop: asyncio.Event | None = None,
+    truth: TruthLog | None = None,
 ) -> FleetReport:
-    """Run every sensor of ``world`` until ``plan.duration`` elapses or ``stop`` is set."""
+    """Run every sensor of ``world`` until ``plan.duration`` elapses or ``stop`` is set.
+
+    ``truth``, if given, learns which anomalies every reading sent carried.
+    """
     started = time.monotonic()
     stop = stop if stop is not None else asyncio.Event()
     fleet = tuple(placed.sensor for placed in world.city.sensors)
     if not fleet:
         return FleetReport((), 0.0)
     start_line = _StartLine(len(fleet), plan)
+    staggers = [index / len(fleet) for index in range(len(fleet))]
     try:
         async with asyncio.TaskGroup() as group:
             tasks = [
                 group.create_task(
                     _run_sensor(
-                        world, sensor, open_link(sensor), plan, index / len(fleet), start_line, stop
+                        world, sensor, open_link(sensor), plan, stagger, start_line, stop, truth
                     )
                 )
-                for index, sensor in enumerate(fleet)
+                for stagger, sensor in zip(staggers, fleet, strict=True)
             ]
     except BaseExceptionGroup as errors:
         raise _first_sim_error(errors) from None
@@ -171,6 +183,7 @@ async def _run_sensor(
     stagger: float,
     start_line: _StartLine,
     stop: asyncio.Event,
+    truth: TruthLog | None,
 ) -> SensorReport:
     firmware = Firmware(
         sensor.id, sensor.kind, sensor.number, sensor.seed, plan.faults, link.transport
@@ -188,12 +201,19 @@ async def _run_sensor(
             # published times then gives back the published values exactly.
             ts = round(clock.observed_at(stagger + tick), 3)
             metrics = world.metrics(sensor.id, ts)
+            touched = () if truth is None else world.anomalies(sensor.id, ts)
             if metrics is None:  # a dropout: the sensor counts the reading it could not take
                 firmware.skip()
+                if truth is not None:
+                    truth.dropped(touched, ts)
             else:
+                failed = 0
                 for frame in firmware.frames(firmware.readings(ts, metrics)):
                     ok = await link.send(frame)
-                    sent, lost = sent + ok, lost + (not ok)
+                    sent, failed = sent + ok, failed + (not ok)
+                lost += failed
+                if truth is not None and not failed:
+                    truth.sent(touched, ts)
             readings += 1
             tick = _next_tick(tick, clock.origin, stagger, plan.interval)
         for frame in firmware.frames(firmware.flush()):
@@ -226,19 +246,39 @@ async def run(
     stop: asyncio.Event | None = None,
     announce: Callable[[str], None] = log.info,
 ) -> FleetReport:
-    """Run the fleet ``settings`` describe against its broker, or on its serial line."""
-    city = generate_city(settings.seed, settings.sensors, settings.prefix)
+    """Run the fleet ``settings`` describe against its brokers, or on its serial line."""
+    city = generate_city(settings.seed, settings.sensors, settings.prefix,
+                         gateways=settings.gateways)  # fmt: skip
     world = LiveWorld(city, Rates(faults_per_sensor_day=settings.anomaly_rate))
     plan = RunPlan(settings.interval, settings.speed, settings.duration,
                    faults=settings.fault_rates)  # fmt: skip
-    if settings.serial is not None:
-        async with SerialLine(settings.serial) as line:
-            announce(f"serial line: {line.path}")
-            return await run_fleet(world, lambda _: line.link(), plan, stop)
-    host, port = settings.broker_address
-    options = MqttOptions(host, port, qos=settings.qos)
-    log.info("simulating %d sensors against %s", settings.sensors, options.url)
-    return await run_fleet(world, lambda sensor: MqttLink(sensor.id, options), plan, stop)
+    labels = None if settings.labels is None else open_labels(Path(settings.labels))
+    truth = None if labels is None else TruthLog()
+    try:
+        if settings.serial is not None:
+            async with SerialLine(settings.serial) as line:
+                announce(f"serial line: {line.path}")
+                report = await run_fleet(world, lambda _: line.link(), plan, stop, truth)
+        else:
+            links = _mqtt_links(city, settings)
+            report = await run_fleet(world, links, plan, stop, truth)
+    finally:
+        # Also after a failure or a cancellation: the labels of what did go out stay true.
+        written = 0 if labels is None or truth is None else write_labels(truth, labels)
+    return FleetReport(report.sensors, report.elapsed_s, written)
+
+
+def _mqtt_links(city: GeneratedCity, settings: SimSettings) -> LinkFactory:
+    """Each sensor's MQTT link: to the one broker, or to its gateway's if there are several."""
+    options = [MqttOptions(h, p, qos=settings.qos) for h, p in settings.broker_addresses]
+    log.info("simulating %d sensors against %s", settings.sensors,
+             ", ".join(o.url for o in options))  # fmt: skip
+    if len(options) == 1:
+        return lambda sensor: MqttLink(sensor.id, options[0])
+    # Brokers follow the city's gateway order (gw-01 first); settings checked one per gateway.
+    by_gateway = dict(zip((g.id for g in city.gateways), options, strict=False))
+    gateway_of = {placed.sensor.id: placed.gateway for placed in city.sensors}
+    return lambda sensor: MqttLink(sensor.id, by_gateway[gateway_of[sensor.id]])
 
 
 def main(settings: SimSettings, announce: Callable[[str], None] = log.info) -> FleetReport:

@@ -8,6 +8,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from firmware_sim.anomalies import Rates
+from firmware_sim.city.layout import DISTRICTS
 from firmware_sim.errors import SimConfigError
 from firmware_sim.firmware import FaultRates, parse_rates
 from firmware_sim.fleet import check_fleet
@@ -21,8 +22,10 @@ class SimSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="CITYTWIN_SIM_", extra="forbid", frozen=True)
 
+    # One URL, or one per gateway separated by commas (gateway k publishes to the k-th).
     broker: str = "mqtt://127.0.0.1:1883"
     sensors: Annotated[int, Field(ge=1, le=100_000)] = 10
+    gateways: Annotated[int, Field(ge=1, le=DISTRICTS)] | None = None  # None: every gateway
     seed: Annotated[int, Field(ge=0)] = 0
     prefix: str = "sim"
     interval: Seconds = 1.0
@@ -35,6 +38,7 @@ class SimSettings(BaseSettings):
     total: Annotated[int, Field(ge=1)] | None = None  # flood mode: stop after this many
     batch: Annotated[int, Field(ge=1, le=1000)] = 1
     serial: str | None = None  # a port path, or "pty" for a new pty pair
+    labels: str | None = None  # file for the ground truth of the anomalies a live run sends
 
     @field_validator("fault_rate")
     @classmethod
@@ -49,7 +53,8 @@ class SimSettings(BaseSettings):
     @classmethod
     def _broker_url(cls, value: str) -> str:
         try:
-            parse_broker_url(value)
+            for url in value.split(","):
+                parse_broker_url(url)
         except SimConfigError as exc:
             raise ValueError(str(exc)) from exc
         return value
@@ -72,6 +77,19 @@ class SimSettings(BaseSettings):
             "bad_checksum" in self.fault_rate or "noise" in self.fault_rate
         ):
             raise ValueError("fault_rate: bad_checksum and noise exist on serial lines only")
+        if self.rate is not None and self.labels is not None:
+            raise ValueError("labels: flood mode (--rate) injects no anomalies to label")
+        return self
+
+    @model_validator(mode="after")
+    def _a_broker_per_gateway(self) -> SimSettings:
+        count = len(self.broker.split(","))
+        if count == 1:
+            return self
+        if self.gateways != count:
+            raise ValueError(f"broker: {count} brokers need --gateways {count}, one per gateway")
+        if self.rate is not None or self.serial is not None:
+            raise ValueError("broker: one broker per gateway is for live MQTT runs only")
         return self
 
     @property
@@ -81,8 +99,13 @@ class SimSettings(BaseSettings):
 
     @property
     def broker_address(self) -> tuple[str, int]:
-        """Broker host and port."""
-        return parse_broker_url(self.broker)
+        """Host and port of the (first) broker."""
+        return self.broker_addresses[0]
+
+    @property
+    def broker_addresses(self) -> tuple[tuple[str, int], ...]:
+        """Host and port of every broker, in gateway order."""
+        return tuple(parse_broker_url(url) for url in self.broker.split(","))
 
 
 def load(**overrides: Any) -> SimSettings:

@@ -39,14 +39,22 @@ def group() -> None:
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the training run.")
 @click.option("--epochs", type=click.IntRange(1, 100), default=6, show_default=True)
-def train(data: Path, out: Path, seed: int, epochs: int) -> None:
+@click.option(
+    "--event-balance",
+    type=click.FloatRange(0, 1),
+    default=1.0,
+    show_default=True,
+    help="1: every labelled event weighs the same in training; 0: every anomalous reading does.",
+)
+def train(data: Path, out: Path, seed: int, epochs: int, event_balance: float) -> None:
     """Train a detector model on labelled data; export ONNX, quantise to int8, write cards."""
     from training import train as training
     from training.data import load
 
     began = time.perf_counter()
     try:
-        report = training.train(load(data), out, training.TrainConfig(seed=seed, epochs=epochs))
+        config = training.TrainConfig(seed=seed, epochs=epochs, event_balance=event_balance)
+        report = training.train(load(data), out, config)
     except (TrainingError, AnomalyError) as exc:
         raise _fail(exc) from exc
     except OSError as exc:

@@ -154,14 +154,17 @@ def stream_rows(readings: Readings) -> dict[tuple[str, str], npt.NDArray[np.int6
     return out
 
 
-def label_mask(readings: Readings, labels: tuple[Label, ...], grace_s: float = 0.0) -> Bools:
-    """True for readings inside a label; a dropout marks the first reading after it."""
-    mask = np.zeros(len(readings), dtype=bool)
+def label_rows(
+    readings: Readings, labels: tuple[Label, ...], grace_s: float = 0.0
+) -> list[npt.NDArray[np.int64]]:
+    """The readings inside each label; a dropout's is the first reading after it."""
     streams = stream_rows(readings)
     by_sensor: dict[str, list[tuple[str, str]]] = {}
     for key in streams:
         by_sensor.setdefault(key[0], []).append(key)
+    out = []
     for label in labels:
+        parts = [np.zeros(0, dtype=np.int64)]
         keys = by_sensor.get(label.sensor, [])
         for key in keys if label.metric == "*" else [(label.sensor, label.metric)]:
             rows = streams.get(key)
@@ -173,5 +176,22 @@ def label_mask(readings: Readings, labels: tuple[Label, ...], grace_s: float = 0
             if label.type == "dropout":
                 lo = np.searchsorted(ts, label.end, "right")
                 hi = lo + 1
-            mask[rows[lo:hi]] = True
+            parts.append(rows[lo:hi])
+        out.append(np.concatenate(parts))
+    return out
+
+
+def label_mask(readings: Readings, labels: tuple[Label, ...], grace_s: float = 0.0) -> Bools:
+    """True for readings inside a label; a dropout marks the first reading after it."""
+    mask = np.zeros(len(readings), dtype=bool)
+    for rows in label_rows(readings, labels, grace_s):
+        mask[rows] = True
     return mask
+
+
+def event_sizes(readings: Readings, labels: tuple[Label, ...]) -> Floats:
+    """For each reading, how many readings its label covers (the largest, if several); else 0."""
+    size = np.zeros(len(readings))
+    for rows in label_rows(readings, labels):
+        size[rows] = np.maximum(size[rows], len(rows))
+    return size

@@ -13,7 +13,7 @@ from edge.anomaly.features import FEATURES
 from edge.anomaly.model import AlertPolicy
 from training import export, metrics, mlp, scoring
 from training.calibration import isotonic_table
-from training.data import Dataset, Readings, label_mask
+from training.data import Dataset, Readings, event_sizes, label_mask
 
 Bools = npt.NDArray[np.bool_]
 
@@ -26,6 +26,10 @@ class TrainConfig:
     hidden: tuple[int, ...] = (32, 16)
     epochs: int = 6
     negatives: float = 0.25  # share of normal readings kept for fitting (weighted back up)
+    # Anomalous readings weigh (typical event size / their event's size) ** event_balance: at
+    # 1 every event counts the same (a one-reading spike as much as a three-day drift), at 0
+    # every reading does. Evaluation counts events, so 1 is the default (measured in the docs).
+    event_balance: float = 1.0
     validation: float = 0.25  # share of sensors held out for calibration and alert tuning
     tolerance: float = 0.01  # largest mean |float - int8| raw output on validation rows
 
@@ -56,6 +60,16 @@ def split_sensors(readings: Readings, share: float, seed: int) -> Bools:
     return np.array([s in held for s in readings.sensor.tolist()], dtype=bool)
 
 
+def event_weights(sizes: npt.NDArray[np.float64], balance: float) -> npt.NDArray[np.float64]:
+    """Weights of anomalous readings from their events' sizes, summing to their count."""
+    if len(sizes) == 0 or balance == 0:
+        return np.ones(len(sizes))
+    sizes = np.maximum(sizes, 1.0)
+    w = (float(sizes.mean()) / sizes) ** balance
+    out: npt.NDArray[np.float64] = w * (len(w) / w.sum())  # the classes keep their balance
+    return out
+
+
 def tune_policy(
     readings: Readings, scores: npt.NDArray[np.float64], dataset: Dataset, held: set[str]
 ) -> tuple[AlertPolicy, float]:
@@ -80,6 +94,8 @@ def train(dataset: Dataset, out: Path, config: TrainConfig, name: str = "model")
     rng = np.random.default_rng(config.seed)
     keep = ~held & (y | (rng.random(len(y)) < config.negatives))
     weight = np.where(y[keep], 1.0, 1 / config.negatives)  # restores the true class balance
+    weight[y[keep]] = event_weights(event_sizes(readings, dataset.labels)[keep & y],
+                                    config.event_balance)  # fmt: skip
     fit = mlp.Fit(hidden=config.hidden, epochs=config.epochs, seed=config.seed)
     weights = mlp.train(x[keep], y[keep], weight, fit)
 
@@ -136,7 +152,7 @@ def _card_common(
                  "labels": len(dataset.labels), "sensors": r.sensors,
                  "days": round(r.days, 2), "validation_sensor_share": config.validation},
         "training": {"seed": config.seed, "epochs": config.epochs,
-                     "negatives_kept": config.negatives},
+                     "negatives_kept": config.negatives, "event_balance": config.event_balance},
         "quantization": {"method": "onnxruntime quantize_static, QDQ, int8 weights, uint8 inputs",
                          "weight_bytes_float": sizes[0], "weight_bytes_int8": sizes[1],
                          "agreement": worst},

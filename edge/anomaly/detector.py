@@ -1,4 +1,4 @@
-"""The detector: causal per-stream state in numpy, features in rounds, one model call a batch."""
+"""The detector: causal per-stream state in numpy, features by prefix scans, one model call."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from edge.anomaly.features import FEATURES, hour_bin, step
+from edge.anomaly.features import FEATURES, step
 from edge.anomaly.model import Model
-from edge.anomaly.state import Registry, State, rounds
+from edge.anomaly.state import Registry, State
 
 Floats = npt.NDArray[np.float64]
 Floats32 = npt.NDArray[np.float32]
@@ -56,24 +56,20 @@ class Featurizer:
         low = np.full(n, np.nan)
         high = np.full(n, np.nan)
         cause = np.zeros(n, dtype=np.int64)
-        finite = np.isfinite(value) & np.isfinite(ts)
-        keep = np.flatnonzero(finite)  # rows that are not observations take no round
-        order, bounds = rounds(ids[keep])
-        order = keep[order]
+        keep = np.flatnonzero(np.isfinite(value) & np.isfinite(ts))  # others are not readings
+        if len(keep) == 0:
+            return features, low, high, cause
         st = self._state
-        hours = hour_bin(np.where(finite, ts, 0.0))
-        for r in range(len(bounds) - 1):
-            rows = order[bounds[r] : bounds[r + 1]]
-            s, h = ids[rows], hours[rows]
-            out = step(st.cols[s], st.prof_mean[s, h], st.prof_var[s, h], st.prof_n[s, h],
-                       ts[rows], value[rows])  # fmt: skip
-            st.cols[s] = out.cols
-            st.prof_mean[s, h], st.prof_var[s, h], st.prof_n[s, h] = (
-                out.prof_mean, out.prof_var, out.prof_n,
-            )  # fmt: skip
-            features[rows], low[rows], high[rows], cause[rows] = (
-                out.features, out.low, out.high, out.cause,
-            )  # fmt: skip
+        out = step(st.cols, st.prof_mean, st.prof_var, st.prof_n, ids[keep], ts[keep],
+                   value[keep])  # fmt: skip
+        st.cols[out.streams] = out.cols
+        bins = (out.bin_stream, out.bin_hour)
+        st.prof_mean[bins], st.prof_var[bins], st.prof_n[bins] = (
+            out.prof_mean, out.prof_var, out.prof_n,
+        )  # fmt: skip
+        features[keep], low[keep], high[keep], cause[keep] = (
+            out.features, out.low, out.high, out.cause,
+        )  # fmt: skip
         return features, low, high, cause
 
 

@@ -1,9 +1,13 @@
-"""Causal features of one reading per stream, and the stream's next state. Pure numpy.
+"""Causal features of readings, and each stream's next state. Pure numpy.
 
 Every feature is free of the stream's units, scale and sampling interval: values are compared
 with the stream's own running statistics (counted in readings, not seconds), gaps with its own
 typical interval. Signed features are squashed with sign(z) * log1p(|z|) and clipped, so huge
 values stay finite and the int8 model sees a small, fixed input range.
+
+Each reading's definition is sequential (a reading sees the state its stream's previous reading
+left), but every state update is a first-order linear recurrence, so a batch is computed with
+prefix scans (``edge.anomaly.scan``) over all its readings at once, whatever mix of streams.
 """
 
 from __future__ import annotations
@@ -14,7 +18,10 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
+from edge.anomaly.scan import Segments, grouped, inverse
 from edge.anomaly.state import (
+    BINS,
+    COLUMNS,
     DEV,
     FAST,
     FAST_STEP,
@@ -59,16 +66,33 @@ DAY_S: Final = 86400.0
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """What scoring one round produced: features, next state, expected range, likely cause."""
+    """What scoring a batch produced: per reading, then the next state of what it touched."""
 
-    features: Floats32  # [m, len(FEATURES)]
-    cols: Floats  # [m, COLUMNS]
-    prof_mean: Floats  # [m] the reading's hour bin, updated
-    prof_var: Floats
-    prof_n: Floats
+    features: Floats32  # [m, len(FEATURES)], rows in input order
     low: Floats
     high: Floats
     cause: Ints  # index into CAUSES
+    streams: Ints  # each stream the batch touched, once
+    cols: Floats  # [len(streams), COLUMNS] their next state
+    bin_stream: Ints  # each (stream, hour bin) the batch touched, once
+    bin_hour: Ints
+    prof_mean: Floats  # next state of those bins
+    prof_var: Floats
+    prof_n: Floats
+
+
+@dataclass(frozen=True, slots=True)
+class _Profile:
+    """Per reading, its hour bin's state before it; per touched bin, the state after."""
+
+    mean: Floats
+    var: Floats
+    n: Floats
+    stream: Ints
+    hour: Ints
+    next_mean: Floats
+    next_var: Floats
+    next_n: Floats
 
 
 def hour_bin(ts: Floats) -> Ints:
@@ -83,81 +107,116 @@ def squash(z: Floats) -> Floats:
     return out
 
 
-def _ew(old: Floats, new: Floats, alpha: Floats | float) -> Floats:
-    return old + alpha * (new - old)
+def _profile(
+    mean0: Floats, var0: Floats, n0: Floats, stream: Ints, hour: Ints, x: Floats
+) -> _Profile:
+    """Run each (stream, hour bin) profile over its readings, in their order."""
+    key = stream * BINS + hour
+    order = grouped(key)
+    if order is not None:
+        key, stream, hour, x = key[order], stream[order], hour[order], x[order]
+    seg = Segments.of(key)
+    ps, ph = stream[seg.head], hour[seg.head]
+    n = n0[ps, ph][seg.index] + seg.position
+    # A bin's first reading has rate 1: its mean becomes the reading, its variance 0.
+    rate = np.maximum(PROFILE, 1 / (n + 1))
+    mean, next_mean = seg.mean(rate, x, mean0[ps, ph])
+    d = x - mean
+    var, next_var = seg.mean(rate, (1 - rate) * d * d, var0[ps, ph])
+    back = inverse(order)
+    return _Profile(
+        mean[back], var[back], n[back], ps, ph,
+        next_mean[seg.tail], next_var[seg.tail], n[seg.tail] + 1,
+    )  # fmt: skip
 
 
-def step(cols: Floats, pm: Floats, pv: Floats, pn: Floats, ts: Floats, value: Floats) -> Step:
-    """Score one reading of each of ``m`` distinct streams and return their next state."""
+def step(
+    cols: Floats, prof_mean: Floats, prof_var: Floats, prof_n: Floats,
+    stream: Ints, ts: Floats, value: Floats,
+) -> Step:  # fmt: skip
+    """Features of finite readings of any streams, each stream's in observation order.
+
+    ``cols`` and ``prof_*`` hold every stream's state before the batch (rows indexed by
+    ``stream``); they are read, not written: the next state is returned.
+    """
+    order = grouped(stream)  # each stream's rows together, in input order
+    if order is not None:
+        stream, ts, value = stream[order], ts[order], value[order]
+    s = stream
     x = np.clip(value, -LIMIT, LIMIT)
-    n = cols[:, N]
+    seg = Segments.of(s)
+    c0 = cols[s[seg.head]]
+    n = c0[seg.index, N] + seg.position
     first = n == 0
-    last = np.where(first, x, cols[:, X])
-    mean = np.where(first, x, cols[:, MEAN])
-    var = cols[:, VAR]
-    eps = 1e-6 * np.abs(mean) + 1e-9  # so a constant stream has a scale, relative to its value
-    sd = np.sqrt(var) + eps
-    jump = (x - last) / (cols[:, STEP] + eps)
-    level = (x - mean) / sd
-    mature = pn >= 4
-    psd = np.sqrt(pv + 0.01 * var) + eps  # a young bin underestimates its spread: floor it
-    profile = np.where(mature, (x - pm) / psd, level)
+    last = np.where(first, x, seg.before(x, c0[:, X]))
+    log_dt = np.log(np.maximum(ts - seg.before(ts, c0[:, TS]), 1e-3))
 
-    log_dt = np.log(np.maximum(ts - cols[:, TS], 1e-3))
-    gap = np.where(n >= 2, log_dt - cols[:, LOG_DT], 0.0)
-
-    new = np.empty_like(cols)
+    # Rates fall as 1/n until they reach their floor, so young streams learn fast; a stream's
+    # first reading has rate 1 for every running mean (it becomes the mean) and adds no step.
     a_slow = np.maximum(SLOW, 1 / (n + 1))
     a_steps = np.maximum(SLOW, 1 / np.maximum(n, 1))  # n readings make n - 1 steps
     a_quick = np.maximum(QUICK, 1 / (n + 1))
+    mean, next_mean = seg.mean(a_slow, x, c0[:, MEAN])
+    mean = np.where(first, x, mean)
     delta = x - mean
-    new[:, N] = n + 1
-    new[:, TS] = ts
-    new[:, X] = x
-    new[:, LOG_DT] = np.where(n <= 1, log_dt, _ew(cols[:, LOG_DT], log_dt, INTERVAL))
-    new[:, MEAN] = mean + a_slow * delta
-    new[:, VAR] = (1 - a_slow) * (var + a_slow * delta * delta)
-    new[:, FAST] = np.where(first, x, _ew(cols[:, FAST], x, a_quick))
+    var, next_var = seg.mean(a_slow, (1 - a_slow) * delta * delta, c0[:, VAR])
     steps = np.abs(x - last)
-    new[:, STEP] = np.where(first, 0.0, _ew(cols[:, STEP], steps, a_steps))
-    new[:, FAST_STEP] = np.where(first, 0.0, _ew(cols[:, FAST_STEP], steps, a_quick))
-    repeat = (x == last) & ~first
-    new[:, RUN] = np.where(repeat, cols[:, RUN] + 1, 0.0)
-    new[:, REPEAT] = np.where(first, 0.0, _ew(cols[:, REPEAT], repeat, a_steps))
-    new[:, DEV] = _ew(cols[:, DEV], np.clip(profile, -50, 50), QUICK)
-    new[:, JUMP] = _ew(cols[:, JUMP], np.minimum(np.abs(jump), 50), QUICK)
+    typical_step, next_step = seg.mean(a_steps, steps, c0[:, STEP])
+    fast = seg.mean(a_quick, x, c0[:, FAST])[1]
+    fast_step = seg.mean(a_quick, steps, c0[:, FAST_STEP])[1]
+    repeat = ((x == last) & ~first).astype(np.float64)
+    run = seg.recur(repeat, repeat, c0[:, RUN])[1]  # +1 on a repeat, back to 0 otherwise
+    repeat_rate, next_repeat = seg.mean(a_steps, repeat, c0[:, REPEAT])
+    early = n <= 1  # the interval average starts from the first real interval
+    usual_dt, next_dt = seg.mean(np.where(early, 1.0, INTERVAL), log_dt, c0[:, LOG_DT])
+    gap = np.where(n >= 2, log_dt - usual_dt, 0.0)
 
-    noise = np.log((new[:, FAST_STEP] + eps) / (cols[:, STEP] + eps))
+    eps = 1e-6 * np.abs(mean) + 1e-9  # so a constant stream has a scale, relative to its value
+    sd = np.sqrt(var) + eps
+    jump = (x - last) / (typical_step + eps)
+    level = (x - mean) / sd
+    prof = _profile(prof_mean, prof_var, prof_n, s, hour_bin(ts), x)
+    mature = prof.n >= 4
+    psd = np.sqrt(prof.var + 0.01 * var) + eps  # a young bin underestimates its spread: floor it
+    profile = np.where(mature, (x - prof.mean) / psd, level)
+    dev = seg.mean(QUICK, np.clip(profile, -50, 50), c0[:, DEV])[1]
+    jumps = seg.mean(QUICK, np.minimum(np.abs(jump), 50), c0[:, JUMP])[1]
+    noise = np.log((fast_step + eps) / (typical_step + eps))
+
+    signed = squash(np.stack([jump, level, profile, (fast - mean) / sd, dev, jumps], axis=1))
     features = np.stack(
         [
-            squash(jump),
-            squash(level),
-            squash(profile),
-            squash((new[:, FAST] - mean) / sd),
+            signed[:, 0], signed[:, 1], signed[:, 2], signed[:, 3],
             np.clip(noise, -5, 5),
-            np.log1p(new[:, RUN]),
-            cols[:, REPEAT],
+            np.log1p(run),
+            repeat_rate,
             np.clip(gap, -5, 10),
             1 / np.sqrt(1 + n),
-            squash(new[:, DEV]),
-            squash(new[:, JUMP]),
-            np.minimum(pn / 8, 1.0),
+            signed[:, 4], signed[:, 5],
+            np.minimum(prof.n / 8, 1.0),
         ],
         axis=1,
-    ).astype(np.float32)
+    ).astype(np.float32)  # fmt: skip
 
-    a_prof = np.maximum(PROFILE, 1 / (pn + 1))
-    p_delta = x - pm
-    new_pm = np.where(pn == 0, x, pm + a_prof * p_delta)
-    new_pv = np.where(pn == 0, 0.0, (1 - a_prof) * (pv + a_prof * p_delta * p_delta))
-    center = np.where(mature, pm, mean)
+    center = np.where(mature, prof.mean, mean)
     spread = SPREAD * np.where(mature, psd, sd)
     evidence = np.stack(
         [np.abs(features[:, 0]), np.abs(features[:, 2]), np.abs(features[:, 3]),
          features[:, 4], features[:, 5] * (1 - features[:, 6]), features[:, 7]],
         axis=1,
     )  # fmt: skip
+
+    tail = seg.tail
+    new = np.empty((len(tail), COLUMNS))
+    for column, series in (
+        (N, n + 1), (TS, ts), (X, x), (LOG_DT, next_dt), (MEAN, next_mean), (VAR, next_var),
+        (FAST, fast), (STEP, next_step), (FAST_STEP, fast_step), (RUN, run),
+        (REPEAT, next_repeat), (DEV, dev), (JUMP, jumps),
+    ):  # fmt: skip
+        new[:, column] = series[tail]
+    back = inverse(order)
     return Step(
-        features, new, new_pm, new_pv, pn + 1, center - spread, center + spread,
-        np.argmax(evidence, axis=1).astype(np.int64),
+        features[back], (center - spread)[back], (center + spread)[back],
+        np.argmax(evidence, axis=1).astype(np.int64)[back],
+        s[seg.head], new, prof.stream, prof.hour, prof.next_mean, prof.next_var, prof.next_n,
     )  # fmt: skip

@@ -1,4 +1,4 @@
-"""Per sensor and metric state, as rows of numpy arrays, and the order a batch is scored in."""
+"""Per sensor and metric state, as rows of numpy arrays, and dense stream ids."""
 
 from __future__ import annotations
 
@@ -57,30 +57,10 @@ class Registry:
     def ids(self, sensor: Sequence[str], metric: Sequence[str]) -> Ints:
         """The id of every (sensor, metric) pair, registering new ones."""
         table = self._ids
-        out = np.empty(len(sensor), dtype=np.int64)
-        for i, key in enumerate(zip(sensor, metric, strict=True)):
-            sid = table.get(key)
-            if sid is None:
-                sid = table[key] = len(table)
-            out[i] = sid
-        return out
-
-
-def rounds(ids: Ints) -> tuple[Ints, Ints]:
-    """Rows ordered so each round holds at most one row per stream, and the round bounds.
-
-    Round ``r`` holds the ``r``-th row of every stream in the batch, so a stream's rows are
-    scored in input order while all streams of a round are scored together.
-    """
-    n = len(ids)
-    if n == 0:
-        return np.zeros(0, dtype=np.int64), np.zeros(1, dtype=np.int64)
-    by_stream = np.argsort(ids, kind="stable")
-    sorted_ids = ids[by_stream]
-    first = np.r_[True, sorted_ids[1:] != sorted_ids[:-1]]
-    group_start = np.maximum.accumulate(np.where(first, np.arange(n), 0))
-    rank = np.empty(n, dtype=np.int64)
-    rank[by_stream] = np.arange(n) - group_start
-    order = np.lexsort((np.arange(n), rank)).astype(np.int64)
-    bounds = np.r_[0, np.cumsum(np.bincount(rank))].astype(np.int64)
-    return order, bounds
+        keys = list(zip(sensor, metric, strict=True))
+        found = list(map(table.get, keys))  # in C: the per-reading cost of a known stream
+        if None in found:
+            for key in keys:
+                table.setdefault(key, len(table))
+            found = list(map(table.get, keys))
+        return np.array(found, dtype=np.int64)

@@ -9,6 +9,10 @@ from sqlite_utils.migrations import Migrations
 
 migrations = Migrations("citytwin-edge")
 
+# Outbox priorities. Lower numbers leave first: alerts, then gap reports and heartbeats, then
+# summaries.
+PRIORITY = {"alert": 0, "gap": 1, "heartbeat": 1, "summary": 2}
+
 
 @migrations()
 def m001_outbox(db: Database) -> None:

@@ -7,6 +7,9 @@ may lose the last fraction of a second but never corrupts the file). Callers awa
 Overflow policy: every producer (ingest, window closing, uplink acks, heartbeats) awaits its own
 job before queueing another, so the queue holds at most one job per task; a slow disk slows the
 pipeline and, through it, the MQTT source, and the broker holds the backlog (no loss).
+
+Disk: with ``quota_bytes`` set, a commit that leaves the file over its quota sheds what
+``quota.py`` says may go, in the same transaction, and records it as gaps and counters.
 """
 
 from __future__ import annotations
@@ -17,15 +20,19 @@ import logging
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
+from urllib.parse import quote
 
 from sqlite_utils import Database
 
 from edge.errors import StoreError
-from edge.store.schema import migrations
+from edge.store.lock import WriterLock
+from edge.store.quota import Quota, Shed, read_counters
+from edge.store.schema import PRIORITY, migrations
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +68,6 @@ def _json(record: dict[str, Any]) -> str:
     return json.dumps(record, separators=(",", ":"))
 
 
-# Lower numbers leave first: alerts, then gap reports and heartbeats, then summaries.
-PRIORITY = {"alert": 0, "gap": 1, "heartbeat": 1, "summary": 2}
-
-
 @dataclass(frozen=True, slots=True)
 class OutboxRow:
     """One record waiting for the cloud, with its permanent sequence number."""
@@ -92,34 +95,66 @@ class DeadLetter:
     payload: bytes
 
 
-def connect(path: Path) -> sqlite3.Connection:
+def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     """A connection with the store's pragmas."""
-    conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    target = f"file:{quote(str(path))}" + ("?mode=ro" if readonly else "")
+    conn = sqlite3.connect(target, check_same_thread=False, isolation_level=None, uri=True)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA busy_timeout=5000")
     return conn
 
 
+def _connect_or_fail(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
+    try:
+        return connect(path, readonly=readonly)
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open store {path}: {exc}") from exc
+
+
 class Store:
     """Outbox and dead letters in one SQLite file."""
 
-    def __init__(self, path: Path, *, dead_letter_max: int, ring_max: int = 500_000) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        dead_letter_max: int,
+        ring_max: int = 500_000,
+        quota_bytes: int | None = None,
+    ) -> None:
         self.path = path
         self._dead_letter_max = dead_letter_max
         self._ring_max = ring_max
+        self._quota = None if quota_bytes is None else Quota(quota_bytes)
+        # Outbox records handed to the uplink and not yet acknowledged: never shed (the cloud
+        # may hold them already). The lock orders reading them against a shedding commit.
+        self._lent: set[int] = set()
+        self._lent_lock = threading.Lock()
+        self._lock = WriterLock(path)
         self._jobs: queue.Queue[object] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._reader: sqlite3.Connection | None = None
         self._read_lock = threading.Lock()
 
-    def open(self) -> None:
-        """Create or migrate the file and start the writer thread."""
+    def open(self, *, readonly: bool = False) -> None:
+        """Create or migrate the file and start the writer thread (``readonly``: reads only).
+
+        A writer takes the store's lock first: a second writer fails with a StoreError.
+        """
+        if readonly:
+            self._reader = _connect_or_fail(self.path, readonly=True)
+            return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            writer = connect(self.path)
+        except OSError as exc:
+            raise StoreError(f"cannot open store {self.path}: {exc}") from exc
+        self._lock.acquire()
+        try:
+            writer = _connect_or_fail(self.path)
             migrations.apply(Database(writer))
-        except (OSError, sqlite3.Error) as exc:
+        except (sqlite3.Error, StoreError) as exc:
+            self._lock.release()
             raise StoreError(f"cannot open store {self.path}: {exc}") from exc
         self._reader = connect(self.path)
         self._thread = threading.Thread(
@@ -136,6 +171,7 @@ class Store:
         if self._reader is not None:
             self._reader.close()
             self._reader = None
+        self._lock.release()
 
     # -- writes ------------------------------------------------------------------------------
 
@@ -175,9 +211,13 @@ class Store:
 
     async def ack(self, seqs: list[int]) -> None:
         """Forget records the cloud has acknowledged."""
-        await self.submit(
-            lambda c: c.executemany("DELETE FROM outbox WHERE seq = ?", [(s,) for s in seqs])
-        )
+
+        def job(conn: sqlite3.Connection) -> None:
+            conn.executemany("DELETE FROM outbox WHERE seq = ?", [(s,) for s in seqs])
+            with self._lent_lock:
+                self._lent.difference_update(seqs)
+
+        await self.submit(job)
 
     def store_batch(
         self, accepted: list[MessageRow], rejected: list[DeadLetterRow]
@@ -213,6 +253,34 @@ class Store:
 
         return self.submit(job)
 
+    def requeue(
+        self, accepted: list[DeadLetter], failing: list[tuple[int, str, str]]
+    ) -> asyncio.Future[Any]:
+        """Move dead letters now accepted into the ring; give the others their new reason.
+
+        The moved messages get ids after every stored one, so the agent's start-up replays
+        them into windows (as it does after a crash) and they reach the cloud.
+        """
+
+        def job(conn: sqlite3.Connection) -> None:
+            (last,) = conn.execute(
+                "SELECT MAX(COALESCE((SELECT MAX(id) FROM messages), 0),"
+                " (SELECT value FROM counters WHERE name = 'replay_from') - 1)"
+            ).fetchone()
+            conn.executemany(
+                "INSERT INTO messages (id, received, transport, channel, payload)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [(last + 1 + i, d.received, d.transport, d.channel, d.payload)
+                 for i, d in enumerate(accepted)],
+            )  # fmt: skip
+            conn.executemany("DELETE FROM dead_letters WHERE id = ?", [(d.id,) for d in accepted])
+            conn.executemany(
+                "UPDATE dead_letters SET reason = ?, detail = ? WHERE id = ?",
+                [(reason, detail, id_) for id_, reason, detail in failing],
+            )
+
+        return self.submit(job)
+
     def close_windows(
         self, records: list[dict[str, Any]], marks: list[WindowMark], replay_from: int, now: float
     ) -> asyncio.Future[Any]:
@@ -233,7 +301,9 @@ class Store:
     def recover(self, recent: int) -> Recovery:
         """What a restarted agent needs: readings to replay and what summaries already hold."""
         replay_from = self._read("SELECT value FROM counters WHERE name = 'replay_from'", [])[0][0]
+        # The quota may have shed every message already summarised: ids go on from there.
         last = self._read("SELECT COALESCE(MAX(id), 0) FROM messages", [])[0][0]
+        last = max(last, replay_from - 1)
         start = min(replay_from, last - recent + 1)
         rows = self._read(
             "SELECT id, received, transport, channel, payload FROM messages"
@@ -271,7 +341,7 @@ class Store:
             conn.execute("BEGIN IMMEDIATE")
             for job, future, loop in batch:
                 results.append((future, loop, job(conn), True))
-            conn.execute("COMMIT")
+            self._commit(conn)
         except sqlite3.Error as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
@@ -281,13 +351,30 @@ class Store:
         for future, loop, value, ok in results:
             loop.call_soon_threadsafe(_resolve, future, value, ok)
 
+    def release(self, seqs: list[int]) -> None:
+        """Records the uplink handed out and the cloud surely did not get: sheddable again."""
+        with self._lent_lock:
+            self._lent.difference_update(seqs)
+
+    def _commit(self, conn: sqlite3.Connection) -> None:
+        if self._quota is None or not self._quota.over(conn):
+            conn.execute("COMMIT")
+            return
+        # Shed and commit under the lock the uplink reads under: it cannot pick a record this
+        # commit sheds, and a record it picked is in ``_lent`` before shedding starts.
+        with self._lent_lock:
+            self._quota.enforce(conn, self._lent, time.time())
+            conn.execute("COMMIT")
+
     # -- reads -------------------------------------------------------------------------------
 
     def pending(self, limit: int) -> list[OutboxRow]:
         """The next records to send, alerts first, oldest first within a priority."""
-        rows = self._read(
-            "SELECT seq, created, body FROM outbox ORDER BY priority, seq LIMIT ?", [limit]
-        )
+        with self._lent_lock:
+            rows = self._read(
+                "SELECT seq, created, body FROM outbox ORDER BY priority, seq LIMIT ?", [limit]
+            )
+            self._lent.update(row[0] for row in rows)
         return [OutboxRow(*row) for row in rows]
 
     def depth(self) -> tuple[int, float | None]:
@@ -295,12 +382,22 @@ class Store:
         count, oldest = self._read("SELECT COUNT(*), MIN(created) FROM outbox", [])[0]
         return int(count), oldest
 
-    def dead_letters(self, limit: int, reason: str | None = None) -> list[DeadLetter]:
-        """The newest dead letters, optionally of one reason."""
+    def shed(self) -> Shed:
+        """Everything the quota made the store drop since it was created."""
+        if self._reader is None:
+            raise StoreError("store is not open")
+        with self._read_lock:
+            return read_counters(self._reader)
+
+    def dead_letters(
+        self, limit: int, reason: str | None = None, *, oldest_first: bool = False
+    ) -> list[DeadLetter]:
+        """The newest (or oldest) dead letters, optionally of one reason."""
         rows = self._read(
             "SELECT id, received, transport, channel, reason, detail, size, payload"
-            " FROM dead_letters WHERE ?1 IS NULL OR reason = ?1 ORDER BY id DESC LIMIT ?2",
-            [reason, limit],
+            " FROM dead_letters WHERE ?1 IS NULL OR reason = ?1"
+            " ORDER BY CASE WHEN ?3 THEN id ELSE -id END LIMIT ?2",
+            [reason, limit, oldest_first],
         )
         return [DeadLetter(*row) for row in rows]
 

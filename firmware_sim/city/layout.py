@@ -21,6 +21,7 @@ BuildingUse = Literal["residential", "office", "retail", "school", "hospital", "
 
 WEST, EAST, SOUTH, COAST = -3.0, 3.0, -2.6, 2.0
 _COLUMNS, _ROWS = 3, 3
+DISTRICTS: Final = _COLUMNS * _ROWS  # and as many gateways, one per district
 _DISTRICT_NAMES: Final = (
     "Centro", "Puerto", "Castillo", "Alameda", "Ribera", "Lomas", "Estacion", "Jardines",
     "Faro", "Molinos", "Cuesta", "Arenal",

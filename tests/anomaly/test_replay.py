@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from edge.anomaly.cli import replay as replay_command
+from edge.anomaly.detector import Detector
 from edge.anomaly.errors import ReplayError
 from edge.anomaly.replay import read_series, replay
 
@@ -52,6 +53,28 @@ def test_replay_writes_one_score_in_range_per_row(
         assert max(scores) < 0.2
     if name == "gap":
         assert scores[300] == max(scores)  # the first reading after a day of silence
+
+
+def test_replay_scores_equal_the_streaming_detector_one_reading_at_a_time(tmp_path: Path) -> None:
+    # One reading per call is the per-reading definition (no scan spans two readings); replay
+    # scans the whole series at once, so this pins the fast path to the agent's semantics.
+    ts = np.r_[np.arange(700) * 60.0, 3 * 86400 + np.arange(500) * 60.0]
+    value = _noisy(1200) + 5 * np.sin(ts / 86400 * 2 * np.pi)
+    value[[100, 900]] = np.nan
+    value[400:460] = value[400]  # stuck
+    value[1000] += 25
+    out = tmp_path / "out.csv"
+    replay(_write(tmp_path / "in.csv", ts, value), out)
+    with out.open() as f:
+        replayed = np.array([float(r["anomaly_score"]) for r in csv.DictReader(f)])
+    streaming = Detector.load()
+    one_by_one = np.concatenate(
+        [streaming.score(["s"], ["m"], ts[i : i + 1], value[i : i + 1]) for i in range(len(ts))]
+    )
+    assert replayed.max() > 0.8  # the series has something to find
+    np.testing.assert_allclose(replayed, one_by_one, atol=1e-4 / 2 + 1e-6)  # 4 decimals written
+    whole = Detector.load().score(["s"] * len(ts), ["m"] * len(ts), ts, value)
+    np.testing.assert_allclose(whole, one_by_one, atol=1e-6)
 
 
 def test_iso_times_and_empty_values(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""The detector runtime: state order, features, scores, alerts, the model card."""
+"""The detector runtime: features, scores, alerts, the model card."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import pytest
 from edge.anomaly import Alerter, AlertPolicy, Detector, ModelInvalid, ModelNotFound
 from edge.anomaly.features import FEATURES, squash
 from edge.anomaly.model import default_model
-from edge.anomaly.state import rounds
 from shared.wire.uplink import Alert
 
 
@@ -21,23 +20,6 @@ def _series(n: int = 600, seed: int = 0, scale: float = 1.0) -> tuple[np.ndarray
     ts = 1_700_000_000 + 300.0 * np.arange(n)
     value = scale * (20 + 5 * np.sin(ts / 86400 * 2 * np.pi) + rng.normal(0, 0.5, n))
     return ts, value
-
-
-@pytest.mark.parametrize(
-    "ids",
-    [[0, 1, 0, 2, 0, 1], [5, 5, 5], [3, 2, 1], []],
-)
-def test_rounds_keep_stream_order_and_one_row_per_stream(ids: list[int]) -> None:
-    order, bounds = rounds(np.array(ids, dtype=np.int64))
-    assert sorted(order.tolist()) == list(range(len(ids)))
-    seen: dict[int, int] = {}
-    for r in range(len(bounds) - 1):
-        rows = order[bounds[r] : bounds[r + 1]].tolist()
-        streams = [ids[i] for i in rows]
-        assert len(set(streams)) == len(streams)
-        for i in rows:
-            assert seen.get(ids[i], -1) < i  # a stream's rows come in input order
-            seen[ids[i]] = i
 
 
 def test_squash_is_bounded_and_finite() -> None:
@@ -62,8 +44,12 @@ def test_scores_are_in_unit_range_and_independent_of_batching() -> None:
 def test_scores_do_not_depend_on_units() -> None:
     ts, value = _series()
     plain = Detector.load().score(["s"] * len(ts), ["m"] * len(ts), ts, value)
-    scaled = Detector.load().score(["s"] * len(ts), ["m"] * len(ts), ts, value * 1000 + 5e4)
-    assert np.abs(plain - scaled).max() < 0.05
+    scaled = Detector.load().score(["s"] * len(ts), ["m"] * len(ts), ts, value * 1000)
+    np.testing.assert_array_equal(plain, scaled)  # every statistic is the stream's own
+    shifted = Detector.load().score(["s"] * len(ts), ["m"] * len(ts), ts, value * 1000 + 5e4)
+    # The second reading is judged against a floor relative to the first one's magnitude (a
+    # stream has no spread yet), so an offset changes it; from the third on, it does not.
+    assert np.abs(plain - shifted)[2:].max() < 0.05
 
 
 def test_streams_are_independent() -> None:

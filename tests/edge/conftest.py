@@ -1,10 +1,16 @@
-"""Fixtures for the edge agent: a real agent on a real broker, in the test's event loop."""
+"""Fixtures for the edge agent: a real agent on a real broker, in the test's event loop;
+the real cloud in its own process."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +20,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.agent import Agent
 from edge.settings import EdgeSettings
-from tests.conftest import Mosquitto, free_port
+from shared.wire.mqtt import READINGS_FILTER
+from tests.conftest import Mosquitto, free_port, wait_for_port
 
 
 def edge_settings(
@@ -45,6 +52,46 @@ class RunningAgent:
         await asyncio.wait_for(self._task, 15)
 
 
+class CloudProcess:
+    """`citytwin cloud serve` as its own process on a fixed port, to stop and start again."""
+
+    def __init__(self, database: Path) -> None:
+        self.database = database
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "citytwin", "cloud", "serve", "--port", str(self.port),
+             "--database", str(self.database)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        wait_for_port(self.port, timeout=60)  # a loaded machine imports slowly
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(timeout=20)
+            self.proc = None
+
+    def summed_count(self) -> int:
+        with sqlite3.connect(self.database) as db:
+            (count,) = db.execute("SELECT COALESCE(SUM(count), 0) FROM windows").fetchone()
+        return int(count)
+
+
+@pytest.fixture
+def cloud(tmp_path: Path) -> Iterator[CloudProcess]:
+    """The cloud as its own process on a port chosen now; the test decides when it starts."""
+    process = CloudProcess(tmp_path / "cloud.db")
+    yield process
+    process.stop()
+
+
 @pytest.fixture
 async def start_agent() -> AsyncIterator[Callable[[EdgeSettings], RunningAgent]]:
     """Start agents; every one still running is stopped at the end of the test."""
@@ -67,6 +114,25 @@ def publisher(broker: Mosquitto) -> mqtt.Client:
     client.connect("127.0.0.1", broker.port)
     client.loop_start()
     return client
+
+
+def open_session(broker: Mosquitto, gateway_id: str) -> None:
+    """Create the agent's persistent session on the broker, as its first run would.
+
+    From then on the broker keeps every reading for the agent, whether or not it has
+    connected yet: a test can start an agent process and publish at once.
+    """
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2, client_id=f"citytwin-edge-{gateway_id}", clean_session=False
+    )
+    subscribed = threading.Event()
+    client.on_subscribe = lambda *_: subscribed.set()
+    client.connect("127.0.0.1", broker.port)
+    client.loop_start()
+    client.subscribe(READINGS_FILTER, qos=1)
+    assert subscribed.wait(10), "the broker did not confirm the subscription"
+    client.disconnect()
+    client.loop_stop()
 
 
 async def wait_until(

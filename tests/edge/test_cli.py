@@ -28,6 +28,7 @@ def citytwin(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess
         ["edge", "--help"],
         ["edge", "run", "--help"],
         ["edge", "dlq", "list", "--help"],
+        ["edge", "dlq", "replay", "--help"],
         ["edge", "replay", "--help"],
     ],
 )
@@ -45,6 +46,7 @@ def test_every_command_has_help(args: list[str]) -> None:
         ("gateway_id =\n", "is not valid TOML"),
         ('gateway_id = "no spaces allowed"\n', "gateway_id"),
         ('gateway_id = "gw"\n[mqtt]\nurl = "http://x"\n', "mqtt.url"),
+        ('gateway_id = "gw"\n[store]\nquota_bytes = 4096\n', "store.quota_bytes: Value error"),
     ],
 )
 def test_bad_config_is_one_line_naming_the_field(tmp_path: Path, config: str, message: str) -> None:

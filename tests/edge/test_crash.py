@@ -17,6 +17,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from tests.conftest import Mosquitto
+from tests.edge.conftest import open_session
 from tests.support.cloud import CloudServer
 
 SENSORS = 20
@@ -81,8 +82,8 @@ def test_kill_9_during_a_flood_loses_and_duplicates_nothing(
         "[windows]\nlength_s = 1\nlateness_s = 0.5\n"
     )
     log = tmp_path / "agent.log"
+    open_session(mosquitto, "gw-crash")  # the broker keeps every reading for the agent
     agent = _agent(config, log)
-    time.sleep(2)  # subscribed, so the broker keeps our session's messages from now on
     done = threading.Event()
     flood = threading.Thread(target=_flood, args=(mosquitto, done))
     flood.start()

@@ -3,59 +3,16 @@
 from __future__ import annotations
 
 import json
-import signal
 import sqlite3
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-import pytest
 
 from edge.settings import EdgeSettings
-from tests.conftest import Mosquitto, free_port, wait_for_port
-from tests.edge.conftest import RunningAgent, edge_settings, publisher, wait_until
-
-
-class CloudProcess:
-    """`citytwin cloud serve` as its own process on a fixed port, to stop and start again."""
-
-    def __init__(self, database: Path) -> None:
-        self.database = database
-        self.port = free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "citytwin", "cloud", "serve", "--port", str(self.port),
-             "--database", str(self.database)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        wait_for_port(self.port, timeout=30)
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(timeout=20)
-            self.proc = None
-
-    def summed_count(self) -> int:
-        with sqlite3.connect(self.database) as db:
-            (count,) = db.execute("SELECT COALESCE(SUM(count), 0) FROM windows").fetchone()
-        return int(count)
-
-
-@pytest.fixture
-def cloud(tmp_path: Path) -> Iterator[CloudProcess]:
-    process = CloudProcess(tmp_path / "cloud.db")
-    yield process
-    process.stop()
+from tests.conftest import Mosquitto
+from tests.edge.conftest import CloudProcess, RunningAgent, edge_settings, publisher, wait_until
 
 
 def _publish(broker: Mosquitto, sensors: int, seqs: range) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import threading
 from collections import defaultdict
@@ -30,14 +31,20 @@ class Received:
 
 
 class Recorder:
-    """A paho subscriber to every sensor topic, keeping messages in arrival order."""
+    """A paho subscriber to every sensor topic, keeping messages in arrival order.
 
-    def __init__(self, port: int) -> None:
+    ``persistent``: the broker keeps the recorder's session, and queues what arrives while the
+    recorder is away (a broker restart included, as the test broker persists its state).
+    """
+
+    def __init__(self, port: int, *, persistent: bool = False) -> None:
         self.port = port
         self.messages: list[Received] = []
         self._changed = threading.Condition()
         self._subscribed = threading.Event()
-        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="test-recorder")
+        self._client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id="test-recorder", clean_session=not persistent
+        )
         self._client.reconnect_delay_set(min_delay=1, max_delay=1)
         self._client.on_connect = self._on_connect
         self._client.on_subscribe = self._on_subscribe
@@ -60,7 +67,7 @@ class Recorder:
     def readings(self) -> dict[str, list[Reading]]:
         """Every decoded reading, by sensor, in arrival order."""
         out: dict[str, list[Reading]] = defaultdict(list)
-        for message in self._snapshot():
+        for message in self.snapshot():
             if message.topic.endswith("/readings"):
                 sensor = sensor_from_topic(message.topic)
                 out[sensor] += decode_readings(sensor, message.payload)
@@ -69,12 +76,13 @@ class Recorder:
     def statuses(self, *, retained: bool = True) -> dict[str, list[bool]]:
         """Every status (True: online), by sensor, in arrival order."""
         out: dict[str, list[bool]] = defaultdict(list)
-        for message in self._snapshot():
+        for message in self.snapshot():
             if message.topic.endswith("/status") and (retained or not message.retain):
                 out[sensor_from_topic(message.topic)].append(decode_status(message.payload))
         return out
 
-    def _snapshot(self) -> list[Received]:
+    def snapshot(self) -> list[Received]:
+        """Every message so far, in arrival order."""
         with self._changed:
             return list(self.messages)
 
@@ -91,6 +99,27 @@ class Recorder:
 
 
 Predicate = Callable[[Recorder], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """A reading as it went over the wire, read without the gateway's range checks."""
+
+    seq: int
+    ts: float
+    metrics: dict[str, float]
+
+
+def wire_readings(recorder: Recorder) -> dict[str, list[Sent]]:
+    """Every single-reading message, by sensor, out-of-range values included."""
+    out: dict[str, list[Sent]] = defaultdict(list)
+    for message in recorder.snapshot():
+        if message.topic.endswith("/readings"):
+            body = json.loads(message.payload)
+            out[sensor_from_topic(message.topic)].append(
+                Sent(body["seq"], body["ts"], body["metrics"])
+            )
+    return out
 
 
 @pytest.fixture

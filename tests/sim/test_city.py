@@ -11,6 +11,7 @@ from firmware_sim.city import generate_city
 from firmware_sim.city.geo import contains, distance, midpoint, signed_area
 from firmware_sim.city.layout import COAST, EAST, SOUTH, WEST
 from firmware_sim.city.twin import CATEGORIES, dumps, entities, feature_collection
+from firmware_sim.errors import SimConfigError
 from firmware_sim.fleet import make_fleet
 
 
@@ -116,3 +117,19 @@ def test_geojson_polygons_are_closed_and_counter_clockwise() -> None:
 def test_feature_collection_is_json_safe() -> None:
     collection = feature_collection(generate_city(1, 16))
     assert json.loads(json.dumps(collection)) == collection
+
+
+def test_gateways_take_the_first_sensors_that_report_to_them() -> None:
+    city = generate_city(7, 30, gateways=3)
+    chosen = ("gw-01", "gw-02", "gw-03")
+    whole = generate_city(7, 400)
+    assert [g.id for g in city.gateways[:3]] == list(chosen)
+    assert city.sensors == tuple(p for p in whole.sensors if p.gateway in chosen)[:30]
+    assert {p.gateway for p in city.sensors} == set(chosen)
+
+
+@pytest.mark.parametrize("gateways", [0, 10])
+def test_a_city_has_only_so_many_gateways(gateways: int) -> None:
+    with pytest.raises(SimConfigError, match=rf"^gateways: {gateways} is not in 1\.\.9") as err:
+        generate_city(7, 5, gateways=gateways)
+    assert err.value.field == "gateways"

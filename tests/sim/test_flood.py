@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import itertools
 import subprocess
+import threading
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import pytest
 
 from firmware_sim.errors import LinkError
 from firmware_sim.firmware import parse_rates
-from firmware_sim.flood import flood
+from firmware_sim.flood import FloodReport, flood
 from shared.errors import ContractError
 from shared.reading import Reading
 from shared.wire.mqtt import decode_readings, sensor_from_topic
@@ -90,3 +93,78 @@ def test_the_command_reports_the_rate_it_achieved(mosquitto: Mosquitto) -> None:
     assert last.startswith("sent 5000 readings in 1000 messages in ")
     assert "readings/s" in last
     assert "firmware faults: duplicate=" in last
+
+
+@pytest.fixture
+def in_background() -> Iterator[Callable[[Callable[[], FloodReport]], Future[FloodReport]]]:
+    """Run a flood on a thread of its own, so the test can restart the broker under it."""
+    with ThreadPoolExecutor(1) as pool:
+        yield pool.submit
+
+
+def restart_when(recorder: Recorder, readings: int, broker: Mosquitto, outage_s: float) -> int:
+    """Stop ``broker`` once ``readings`` arrived, start it again after ``outage_s``; the max seq."""
+    recorder.wait_for(lambda rec: sum(map(len, rec.readings().values())) >= readings, 20)
+    broker.stop()
+    before = max(r.seq for mine in recorder.readings().values() for r in mine)
+    time.sleep(outage_s)
+    broker.start()
+    return before
+
+
+def test_at_qos_1_a_broker_restart_loses_nothing(
+    mosquitto: Mosquitto,
+    in_background: Callable[[Callable[[], FloodReport]], Future[FloodReport]],
+) -> None:
+    recorder = Recorder(mosquitto.port, persistent=True)  # the broker keeps what it missed
+    recorder.start()
+    try:
+        job = in_background(lambda: flood("127.0.0.1", mosquitto.port, 10, 2000.0, 6000, qos=1,
+                                          prefix="restart"))  # fmt: skip
+        restart_when(recorder, 1000, mosquitto, 1.0)
+        report = job.result(timeout=60)
+        assert (report.readings, report.unsent, report.reconnects) == (6000, 0, 1)
+        assert report.drained
+        assert 1.0 <= report.disconnected_s < report.elapsed_s - 2.5  # 3 s of sending at 2000/s
+        # Everything sent arrived, some of it twice: resent when no acknowledgement came back.
+        expected = {(f, seq) for f in received(recorder, 1000) for seq in range(600)}
+        recorder.wait_for(lambda rec: _seqs(rec) >= expected, 20)
+        assert _seqs(recorder) == expected
+    finally:
+        recorder.stop()
+
+
+def test_at_qos_0_a_flood_resumes_after_a_restart_and_counts_what_it_lost(
+    mosquitto: Mosquitto,
+    recorder: Recorder,
+    in_background: Callable[[Callable[[], FloodReport]], Future[FloodReport]],
+) -> None:
+    job = in_background(lambda: flood("127.0.0.1", mosquitto.port, 10, 3000.0, 12000,
+                                      prefix="lossy"))  # fmt: skip
+    before = restart_when(recorder, 1500, mosquitto, 1.0)
+    report = job.result(timeout=60)
+    assert report.readings + report.unsent == 12000, "total counts every reading made"
+    assert report.reconnects == 1
+    assert 1.0 <= report.disconnected_s < report.elapsed_s - 3.0
+    # The recorder is back too, and the flood went on numbering from where it was.
+    recorder.wait_for(lambda rec: max(r.seq for m in rec.readings().values() for r in m) > before)
+    arrived = sum(map(len, recorder.readings().values()))
+    assert arrived <= report.readings
+
+
+def test_a_stop_ends_a_flood_that_waits_for_its_broker(mosquitto: Mosquitto) -> None:
+    stop = threading.Event()
+    with ThreadPoolExecutor(1) as pool:
+        job = pool.submit(flood, "127.0.0.1", mosquitto.port, 5, 1000.0, None, stop=stop)
+        time.sleep(0.5)
+        mosquitto.stop()
+        time.sleep(1.0)  # the flood has noticed and is backing off
+        stop.set()
+        report = job.result(timeout=10)
+    assert report.reconnects == 0
+    assert report.disconnected_s >= 0.5
+    assert report.readings > 0
+
+
+def _seqs(recorder: Recorder) -> set[tuple[str, int]]:
+    return {(sensor, r.seq) for sensor, mine in recorder.readings().items() for r in mine}

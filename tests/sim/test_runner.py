@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -11,7 +13,8 @@ from firmware_sim.city import generate_city
 from firmware_sim.errors import LinkError
 from firmware_sim.fleet import SimSensor
 from firmware_sim.live import NO_ANOMALIES, LiveWorld
-from firmware_sim.runner import RunPlan, run_fleet
+from firmware_sim.runner import RunPlan, run, run_fleet
+from firmware_sim.settings import load
 from firmware_sim.transports import LinkFactory
 from firmware_sim.transports.mqtt import MqttLink, MqttOptions
 from shared.catalogue import KINDS
@@ -146,3 +149,39 @@ async def test_an_unreachable_broker_fails_the_run_with_a_clear_error() -> None:
 async def test_an_empty_fleet_runs_and_ends_at_once() -> None:
     report = await run_fleet(calm_world(0, 0, "sim"), mqtt_links(free_port()), RunPlan(0.1))
     assert report.sensors == ()
+
+
+@pytest.fixture
+def second_broker(tmp_path: Path) -> Iterator[Mosquitto]:
+    """Another broker, for a second gateway."""
+    workdir = tmp_path / "second"
+    workdir.mkdir()
+    broker = Mosquitto(workdir)
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+async def test_each_gateway_has_its_own_broker(
+    mosquitto: Mosquitto, second_broker: Mosquitto, recorder: Recorder
+) -> None:
+    other = Recorder(second_broker.port)
+    other.start()
+    try:
+        brokers = f"{mosquitto.url},{second_broker.url}"
+        settings = load(broker=brokers, gateways=2, sensors=6, seed=7, prefix="gws",
+                        interval=0.2, duration=1.5, anomaly_rate=0.0)  # fmt: skip
+        report = await run(settings)
+        city = generate_city(7, 6, "gws", gateways=2)
+        where = {p.sensor.id: p.gateway for p in city.sensors}
+        assert {s.sensor for s in report.sensors} == set(where)
+        for broker, gateway in ((recorder, "gw-01"), (other, "gw-02")):
+            mine = {sensor for sensor, g in where.items() if g == gateway}
+            broker.wait_for(has_exactly(mine))
+            assert set(broker.statuses()) == mine
+    finally:
+        other.stop()
+
+
+def has_exactly(sensors: set[str]) -> Predicate:
+    return lambda rec: set(rec.readings()) == sensors

@@ -84,7 +84,8 @@ def test_the_runoff_peaks_hours_after_a_pulse_and_fades() -> None:
 def test_neighbouring_pm_sensors_correlate_more_than_distant_ones(two_weeks: Dataset) -> None:
     pm = column(two_weeks, "air_quality", "pm25")
     where = [p.position for p in two_weeks.city.sensors_of("air_quality")]
-    near, far = [], []
+    near: list[float] = []
+    far: list[float] = []
     for i, j in itertools.combinations(range(len(where)), 2):
         r = np.corrcoef(pm[i], pm[j])[0, 1]
         gap = distance(where[i], where[j])

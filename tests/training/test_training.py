@@ -14,8 +14,9 @@ from firmware_sim.export import write_dataset
 from training.baselines import rolling_mad, rolling_z
 from training.calibration import isotonic_table
 from training.cli import group
-from training.data import Label
+from training.data import Label, Readings, event_sizes, label_mask
 from training.metrics import ALL, Alert, score
+from training.train import event_weights
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +40,7 @@ def test_train_writes_int8_and_float_models_with_cards(trained: Path) -> None:
     q = card["quantization"]
     assert q["weight_bytes_int8"] * 3 < q["weight_bytes_float"]
     assert card["data"]["folder"] == "seed3"
+    assert card["training"]["event_balance"] == 1.0  # every event weighs the same by default
     assert (trained / "model.float.json").is_file()
 
 
@@ -102,3 +104,36 @@ def test_calibration_is_monotone() -> None:
     assert np.all(np.diff(xs) > 0)
     assert np.all(np.diff(ys) >= 0)
     assert abs(np.interp(0.5, xs, ys) - 0.25) < 0.1
+
+
+def test_event_sizes_count_the_readings_each_label_covers() -> None:
+    ts = np.arange(10) * 60.0
+    readings = Readings(
+        np.array(["a"] * 10 + ["b"] * 10, dtype=object), np.array(["k"] * 20, dtype=object),
+        np.array(["m"] * 20, dtype=object), np.r_[ts, ts], np.zeros(20), 2, 1.0,
+    )  # fmt: skip
+    labels = (
+        Label("a", "k", "m", 60, 240, "level_shift", "fault"),  # 4 readings
+        Label("b", "k", "m", 300, 300, "spike", "fault"),  # 1 reading
+        Label("b", "k", "*", 420, 480, "dropout", "fault"),  # the reading after it
+    )
+    sizes = event_sizes(readings, labels)
+    assert sizes[:10].tolist() == [0, 4, 4, 4, 4, 0, 0, 0, 0, 0]  # sensor a
+    assert sizes[10:].tolist() == [0, 0, 0, 0, 0, 1, 0, 0, 0, 1]  # sensor b
+    assert label_mask(readings, labels).tolist() == (sizes > 0).tolist()
+
+
+@pytest.mark.parametrize(
+    ("sizes", "balance", "expected"),
+    [
+        ([1, 4, 4, 4, 4], 1.0, [2.5, 0.625, 0.625, 0.625, 0.625]),  # each event weighs 2.5
+        ([1, 4, 4, 4, 4], 0.0, [1, 1, 1, 1, 1]),
+        ([], 1.0, []),
+    ],
+)
+def test_event_weights_give_every_event_the_same_share(
+    sizes: list[float], balance: float, expected: list[float]
+) -> None:
+    weights = event_weights(np.array(sizes, dtype=np.float64), balance)
+    np.testing.assert_allclose(weights, expected)
+    assert weights.sum() == pytest.approx(len(sizes))  # anomalies keep their share of weight

@@ -32,6 +32,12 @@ class DemoPlan:
     seed: int
     speed: float
     anomaly_rate: float
+    drill_s: float
+
+    @property
+    def gateway_ids(self) -> list[str]:
+        """The city's gateways the demo runs: gw-01, gw-02... (one per district)."""
+        return [f"gw-{n:02d}" for n in range(1, self.gateways + 1)]
 
 
 class _Stop(Exception):
@@ -42,13 +48,19 @@ class _Stop(Exception):
 @click.option(
     "--port", default=8000, show_default=True, help="Cloud HTTP port (free one if taken)."
 )
-@click.option("--gateways", default=3, show_default=True, type=click.IntRange(1, 20))
+@click.option(
+    "--gateways",
+    default=3,
+    show_default=True,
+    type=click.IntRange(1, 9),
+    help="Gateways, one per district of the simulated city.",
+)
 @click.option(
     "--sensors",
     default=8,
     show_default=True,
     type=click.IntRange(1, 500),
-    help="Simulated sensors per gateway.",
+    help="Simulated sensors per gateway, on average (districts differ).",
 )
 @click.option(
     "--window",
@@ -67,6 +79,15 @@ class _Stop(Exception):
     type=click.FloatRange(0),
     help="Injected sensor faults (spikes, drift, dropouts...) per sensor and simulated day.",
 )
+@click.option(
+    "--drill",
+    "drill_s",
+    default=15.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="Every this many seconds one sensor sends a spike, so alerts show within seconds "
+    "(0: none; the labels are in the work folder's labels.csv).",
+)
 @click.option("--duration", type=click.FloatRange(1), help="Stop after this many seconds.")
 @click.option(
     "--workdir",
@@ -81,6 +102,7 @@ def command(
     seed: int,
     speed: float,
     anomaly_rate: float,
+    drill_s: float,
     duration: float | None,
     workdir: Path | None,
 ) -> None:
@@ -92,7 +114,7 @@ def command(
     keep = workdir is not None
     root = workdir or Path(tempfile.mkdtemp(prefix="citytwin-demo-"))
     root.mkdir(parents=True, exist_ok=True)
-    plan = DemoPlan(root, port, gateways, sensors, window_s, seed, speed, anomaly_rate)
+    plan = DemoPlan(root, port, gateways, sensors, window_s, seed, speed, anomaly_rate, drill_s)
     supervisor = Supervisor(root)
     previous = signal.signal(signal.SIGTERM, _raise_stop)
     # A shell starts background jobs with SIGINT ignored, and Python then never raises
@@ -100,9 +122,10 @@ def command(
     previous_int = signal.signal(signal.SIGINT, _raise_stop)
     try:
         _start(plan, supervisor)
-        base = f"http://127.0.0.1:{plan.cloud_port}/api/v1"
-        click.echo(f"citytwin demo is up: {base}/entities")
-        click.echo(f"incidents from injected anomalies: {base}/incidents")
+        site = f"http://127.0.0.1:{plan.cloud_port}"
+        click.echo(f"citytwin demo is up: {site}/api/v1/entities")
+        click.echo(f"operators' dashboard: {site}/")
+        click.echo(f"incidents from injected anomalies: {site}/api/v1/incidents")
         click.echo(f"logs and databases in {root}; Ctrl-C stops everything")
         _watch(supervisor, duration)
     except (KeyboardInterrupt, _Stop):
@@ -121,7 +144,11 @@ def _raise_stop(_signum: int, _frame: FrameType | None) -> None:
 
 
 def _start(plan: DemoPlan, supervisor: Supervisor) -> None:
-    tokens = {f"gw-{n}": secrets.token_urlsafe(16) for n in range(1, plan.gateways + 1)}
+    total = plan.sensors * plan.gateways
+    fleet = ["--seed", str(plan.seed), "--sensors", str(total), "--gateways", str(plan.gateways)]
+    city = plan.workdir / "city.geojson"
+    _run_once(supervisor, "city", [*_PY, "sim", "city", *fleet, "--out", str(city)])
+    tokens = {gateway: secrets.token_urlsafe(16) for gateway in plan.gateway_ids}
     cloud = supervisor.start(
         "cloud",
         [
@@ -132,6 +159,9 @@ def _start(plan: DemoPlan, supervisor: Supervisor) -> None:
             str(plan.cloud_port),
             "--database",
             str(plan.workdir / "cloud.db"),
+            # The twin starts as the simulated city: districts, roads, beaches, sensors.
+            "--city",
+            str(city),
             # Dev mode: the printed URLs open in a browser without a key; the gateways still
             # present their own tokens, and those are checked.
             "--auth",
@@ -140,35 +170,29 @@ def _start(plan: DemoPlan, supervisor: Supervisor) -> None:
         ],
     )
     _await_port(supervisor, cloud.name, plan.cloud_port)
-    for n, (gateway, token) in enumerate(tokens.items(), start=1):
+    brokers = []
+    for gateway, token in tokens.items():
         broker_port = free_port()
         name, argv = broker_argv(broker_port, plan.workdir)
         supervisor.start(f"{gateway}-{name}", argv)
         _await_port(supervisor, f"{gateway}-{name}", broker_port)
         config = _edge_config(plan, gateway, token, broker_port)
         supervisor.start(gateway, [*_PY, "edge", "run", "--config", str(config)])
-        supervisor.start(
-            f"{gateway}-sensors",
-            [
-                *_PY,
-                "sim",
-                "run",
-                "--broker",
-                f"mqtt://127.0.0.1:{broker_port}",
-                "--sensors",
-                str(plan.sensors),
-                "--seed",
-                str(plan.seed + n),
-                "--prefix",
-                gateway,
-                "--interval",
-                "1",
-                "--speed",
-                str(plan.speed),
-                "--anomaly-rate",
-                str(plan.anomaly_rate),
-            ],
-        )
+        brokers += ["--broker", f"mqtt://127.0.0.1:{broker_port}"]
+    # One fleet for the whole city: each sensor publishes to its own gateway's broker.
+    drills = ["--drill", str(plan.drill_s)] if plan.drill_s > 0 else []
+    supervisor.start(
+        "sensors",
+        # -v: the log names every drill (sensor, metric, time) as it goes out.
+        [*_PY, "sim", "run", "-v", *fleet, *brokers, "--interval", "1", "--speed", str(plan.speed),
+         "--anomaly-rate", str(plan.anomaly_rate), *drills,
+         "--labels", str(plan.workdir / "labels.csv")],
+    )  # fmt: skip
+
+
+def _run_once(supervisor: Supervisor, name: str, argv: list[str]) -> None:
+    if supervisor.run(name, argv) != 0:
+        raise click.ClickException(f"{name} failed:\n{tail(supervisor.log_dir / f'{name}.log')}")
 
 
 def _edge_config(plan: DemoPlan, gateway: str, token: str, broker_port: int) -> Path:

@@ -88,6 +88,15 @@ class Supervisor:
         self.children.append(child)
         return child
 
+    def run(self, name: str, argv: list[str], timeout: float = 120.0) -> int:
+        """Run ``argv`` to its end (a set-up step, not a child to watch); its exit code."""
+        with (self.log_dir / f"{name}.log").open("ab") as out:
+            done = subprocess.run(
+                argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                timeout=timeout, check=False,
+            )  # fmt: skip
+        return done.returncode
+
     def dead(self) -> list[Child]:
         """Children that have exited."""
         return [c for c in self.children if c.proc.poll() is not None]

@@ -132,6 +132,13 @@ def group() -> None:
     help="Sensor faults (spikes, drift, dropouts...) per sensor and simulated day.",
 )
 @click.option(
+    "--drill",
+    type=float,
+    metavar="SECONDS",
+    help="Every SECONDS of wall time, one sensor sends one reading with a spike on one metric "
+    "(labelled like the other anomalies): anomalies a live demonstration can show at once.",
+)
+@click.option(
     "--fault-rate",
     metavar="NAME=P,...",
     default=_default("fault_rate"),

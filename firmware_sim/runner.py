@@ -29,6 +29,7 @@ from pathlib import Path
 
 from firmware_sim.anomalies import Rates
 from firmware_sim.city import GeneratedCity, generate_city
+from firmware_sim.drill import Drills
 from firmware_sim.errors import SimError
 from firmware_sim.firmware import NO_FAULTS, FaultRates, Firmware
 from firmware_sim.fleet import SimSensor
@@ -51,6 +52,8 @@ class RunPlan:
     duration: float | None = None  # wall seconds; None runs until stopped
     start: float | None = None  # simulated epoch time of the origin; None is the wall clock
     faults: FaultRates = NO_FAULTS  # faulty firmware
+    drill_s: float | None = None  # wall seconds between two drills; None: none
+    seed: int = 0  # of the drills
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,13 +151,26 @@ async def run_fleet(
     if not fleet:
         return FleetReport((), 0.0)
     start_line = _StartLine(len(fleet), plan)
+    drills = None
+    if plan.drill_s is not None:
+        # Simulated seconds: at --speed 60 a drill every 20 wall seconds is one every 20 minutes.
+        origin = time.time() if plan.start is None else plan.start
+        drills = Drills(fleet, plan.drill_s * plan.speed, origin, plan.seed)
     staggers = [index / len(fleet) for index in range(len(fleet))]
     try:
         async with asyncio.TaskGroup() as group:
             tasks = [
                 group.create_task(
                     _run_sensor(
-                        world, sensor, open_link(sensor), plan, stagger, start_line, stop, truth
+                        world,
+                        sensor,
+                        open_link(sensor),
+                        plan,
+                        stagger,
+                        start_line,
+                        stop,
+                        truth,
+                        drills,
                     )
                 )
                 for stagger, sensor in zip(staggers, fleet, strict=True)
@@ -184,6 +200,7 @@ async def _run_sensor(
     start_line: _StartLine,
     stop: asyncio.Event,
     truth: TruthLog | None,
+    drills: Drills | None = None,
 ) -> SensorReport:
     firmware = Firmware(
         sensor.id, sensor.kind, sensor.number, sensor.seed, plan.faults, link.transport
@@ -207,6 +224,13 @@ async def _run_sensor(
                 if truth is not None:
                     truth.dropped(touched, ts)
             else:
+                drill = None
+                if drills is not None:
+                    metrics, drill = drills.apply(sensor.id, ts, metrics)
+                    if drill is not None:
+                        touched = (*touched, (drill.number, drill.label()))
+                        log.info("drill %d: %s %s = %s at ts %.3f", drill.number, sensor.id,
+                                 drill.metric, metrics[drill.metric], ts)  # fmt: skip
                 failed = 0
                 for frame in firmware.frames(firmware.readings(ts, metrics)):
                     ok = await link.send(frame)
@@ -251,7 +275,8 @@ async def run(
                          gateways=settings.gateways)  # fmt: skip
     world = LiveWorld(city, Rates(faults_per_sensor_day=settings.anomaly_rate))
     plan = RunPlan(settings.interval, settings.speed, settings.duration,
-                   faults=settings.fault_rates)  # fmt: skip
+                   faults=settings.fault_rates, drill_s=settings.drill,
+                   seed=settings.seed)  # fmt: skip
     labels = None if settings.labels is None else open_labels(Path(settings.labels))
     truth = None if labels is None else TruthLog()
     try:

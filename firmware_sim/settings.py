@@ -33,6 +33,7 @@ class SimSettings(BaseSettings):
     duration: Seconds | None = None
     qos: Literal[0, 1] = 0
     anomaly_rate: Annotated[float, Field(ge=0)] = Rates().faults_per_sensor_day
+    drill: Seconds | None = None  # wall seconds between two drills (drill.py); None: no drills
     fault_rate: str = ""  # NAME=RATE,... (firmware.FAULTS)
     rate: Annotated[float, Field(ge=0)] | None = None  # flood mode, readings/s; 0: no limit
     total: Annotated[int, Field(ge=1)] | None = None  # flood mode: stop after this many
@@ -79,6 +80,8 @@ class SimSettings(BaseSettings):
             raise ValueError("fault_rate: bad_checksum and noise exist on serial lines only")
         if self.rate is not None and self.labels is not None:
             raise ValueError("labels: flood mode (--rate) injects no anomalies to label")
+        if self.rate is not None and self.drill is not None:
+            raise ValueError("drill: flood mode (--rate) injects no anomalies")
         return self
 
     @model_validator(mode="after")

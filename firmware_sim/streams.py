@@ -19,3 +19,4 @@ FAULTS: Final = 7  # sensor faults, per sensor
 EVENTS: Final = 8  # real-world events
 FIRMWARE: Final = 9  # faulty firmware: mangled payloads, per sensor
 LIVE: Final = 10  # the seed of each block of a live run's world
+DRILLS: Final = 11  # which sensor, metric and sign each drill of a live run takes

@@ -1,4 +1,5 @@
-"""`citytwin demo` brings the whole chain up, shows live values, and Ctrl-C leaves nothing."""
+"""`citytwin demo` brings the whole chain up, shows live values and alerts for its injected
+anomalies within seconds, and Ctrl-C leaves nothing."""
 
 from __future__ import annotations
 
@@ -20,13 +21,21 @@ from tests.conftest import free_port
 pytestmark = pytest.mark.e2e
 
 
-def _entities(url: str) -> list[dict[str, Any]]:
+_DRILL = re.compile(r"drill \d+: (\S+) \S+ = \S+ at ts ([\d.]+)")
+
+
+def _get(url: str, **params: Any) -> list[dict[str, Any]]:
     try:
-        response = httpx.get(url, params={"limit": 100}, timeout=5)
+        response = httpx.get(url, params={"limit": 500, **params}, timeout=5)
     except httpx.HTTPError:
         return []
     items: list[dict[str, Any]] = response.json()["items"] if response.is_success else []
     return items
+
+
+def _entities(url: str) -> list[dict[str, Any]]:
+    """The sensors with live values (the twin also holds the city's districts, roads...)."""
+    return [e for e in _get(url) if e["sensor"] and e["status"]]
 
 
 def _wait(predicate: Any, timeout: float, what: str) -> None:
@@ -48,7 +57,7 @@ def test_demo_runs_the_chain_and_stops_cleanly(tmp_path: Path) -> None:
     port = taken.getsockname()[1]
     demo = subprocess.Popen(
         [sys.executable, "-m", "citytwin", "demo", "--port", str(port), "--gateways", "2",
-         "--sensors", "3", "--window", "1", "--anomaly-rate", "0",
+         "--sensors", "3", "--window", "1", "--anomaly-rate", "0", "--drill", "3",
          "--workdir", str(tmp_path / "demo")],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
@@ -67,8 +76,26 @@ def test_demo_runs_the_chain_and_stops_cleanly(tmp_path: Path) -> None:
             30,
             "values that change over time",
         )
+        incidents_url = url.replace("/entities", "/incidents")
+        # The simulator logs every drill as it sends it; wait for an incident opened or updated
+        # by one of those readings, and see how long after the reading the cloud had it.
+        log = tmp_path / "demo" / "sensors.log"
+        delays: list[float] = []
+
+        def drill_caught() -> bool:
+            drills = {(m[1], float(m[2])) for m in _DRILL.finditer(log.read_text())}
+            alerted = {}
+            for i in _get(incidents_url):
+                sensor = i["entity"].rsplit(":", 1)[-1]
+                alerted[sensor, i["first_alert_at"]] = i["opened_at"]
+                alerted[sensor, i["last_alert_at"]] = i["updated_at"]
+            delays[:] = [alerted[key] - key[1] for key in drills if key in alerted]
+            return bool(delays)
+
+        _wait(drill_caught, 90, "an incident from an injected anomaly")
+        assert min(delays) < 5.0
         children = psutil.Process(demo.pid).children(recursive=True)
-        assert len(children) >= 7  # cloud, and per gateway: broker, agent, sensors
+        assert len(children) >= 6  # cloud, sensors, and per gateway: broker, agent
     finally:
         demo.send_signal(signal.SIGINT)
         try:

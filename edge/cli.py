@@ -149,6 +149,44 @@ def dlq_replay(config_path: Path, reason: str | None) -> None:
     click.echo(f"still failing {report.still_failing}" + (f" ({reasons})" if reasons else ""))
 
 
+@group.command()
+@_config_option
+@click.option("--gateway-id", help="Overrides gateway_id from the config.")
+@click.option("--cloud-url", help="Cloud aggregator, http(s)://host:port.")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("code")
+def enroll(
+    config_path: Path | None,
+    gateway_id: str | None,
+    cloud_url: str | None,
+    data_dir: Path | None,
+    code: str,
+) -> None:
+    """Trade the one-time enrollment CODE an operator issued for this gateway's cloud token.
+
+    The token is saved in the data folder (readable by its owner only), and `edge run` with the
+    same config uses it. The operator gets CODE from `citytwin cloud gateways register GW`.
+    """
+    from edge.enroll import EnrollmentError, exchange, save_token
+
+    base = _settings(config_path) if config_path else None
+    cloud = base.cloud.model_dump() if base else {}
+    cloud.update({"url": cloud_url} if cloud_url else {})
+    settings = _settings(config_path, gateway_id=gateway_id, data_dir=data_dir,
+                         cloud=cloud or None)  # fmt: skip
+    try:
+        enrolled = asyncio.run(exchange(settings.cloud.url, settings.gateway_id, code))
+        save_token(settings.token_path, enrolled.token)
+    except EnrollmentError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except OSError as exc:
+        raise click.ClickException(f"cannot save the token: {exc}") from exc
+    click.echo(
+        f"gateway {enrolled.gateway} enrolled with {settings.cloud.url}; token saved to "
+        f"{settings.token_path}: `citytwin edge run` uses it"
+    )
+
+
 def _db_path(config_path: Path | None, data_dir: Path | None) -> Path:
     if data_dir is not None:
         path = data_dir / "edge.db"

@@ -153,6 +153,11 @@ class EdgeSettings(BaseSettings):
         """The agent's SQLite file."""
         return self.data_dir / "edge.db"
 
+    @property
+    def token_path(self) -> Path:
+        """Where ``citytwin edge enroll`` keeps the cloud token (used when [cloud] has none)."""
+        return self.data_dir / "cloud-token"
+
 
 def load(path: Path | None, **overrides: Any) -> EdgeSettings:
     """Settings: ``overrides`` win over the TOML file, which wins over CITYTWIN_EDGE_* variables."""
@@ -166,8 +171,23 @@ def load(path: Path | None, **overrides: Any) -> EdgeSettings:
             raise ConfigError(f"config {path} is not valid TOML: {exc}") from exc
     data.update({k: v for k, v in overrides.items() if v is not None})
     try:
-        return EdgeSettings(**data)
+        settings = EdgeSettings(**data)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise ConfigError(f"config {path or '(environment)'}: {where}: {first['msg']}") from exc
+    return _with_enrolled_token(settings)
+
+
+def _with_enrolled_token(settings: EdgeSettings) -> EdgeSettings:
+    """``settings`` with the token ``edge enroll`` saved, unless the config names one."""
+    if settings.cloud.token is not None:
+        return settings
+    try:
+        token = settings.token_path.read_text().strip()
+    except FileNotFoundError:
+        return settings
+    except OSError as exc:
+        raise ConfigError(f"cannot read the cloud token {settings.token_path}: {exc}") from exc
+    cloud = settings.cloud.model_copy(update={"token": token or None})
+    return settings.model_copy(update={"cloud": cloud})

@@ -12,6 +12,7 @@ from typing import Any
 from edge.anomaly.detector import Detector
 from edge.errors import AuthError, StoreError
 from edge.health import Health
+from edge.metrics import MetricsServer, Sources
 from edge.pipeline import Pipeline
 from edge.settings import EdgeSettings
 from edge.sources.base import Source
@@ -48,6 +49,8 @@ class Agent:
             quota_bytes=settings.store.quota_bytes,
         )
         self.uplink: Uplink | None = None
+        self.last_heartbeat: dict[str, Any] | None = None  # for /metrics
+        self.metrics_port: int | None = None  # bound once running, if metrics_port is set
         self.source = MqttSource(settings.mqtt, client_id=f"citytwin-edge-{settings.gateway_id}")
         self.serial = [SerialSource(port, settings.mqtt.queue_max) for port in settings.serial]
 
@@ -71,6 +74,7 @@ class Agent:
         client = CloudClient(settings.cloud, settings.gateway_id)
         self.uplink = Uplink(settings.cloud, self.store, client)
         health = Health(settings.data_dir)
+        metrics = self._metrics()
         log.info("gateway %s starting (store %s)", settings.gateway_id, settings.db_path)
         try:
             async with contextlib.AsyncExitStack() as sources, asyncio.TaskGroup() as tasks:
@@ -85,7 +89,24 @@ class Agent:
         except* _Shutdown:
             log.info("gateway %s stopping", settings.gateway_id)
         finally:
+            if metrics is not None:
+                metrics.stop()
             await self._finish(client)
+
+    def _metrics(self) -> MetricsServer | None:
+        settings = self.settings
+        if settings.metrics_port is None:
+            return None
+        sources = Sources(
+            settings.gateway_id,
+            self.pipeline.counters,
+            lambda: self.uplink.state if self.uplink else None,
+            lambda: self.last_heartbeat,
+        )
+        server = MetricsServer(sources, settings.metrics_host, settings.metrics_port)
+        self.metrics_port = server.start()
+        log.info("metrics on http://%s:%d/metrics", settings.metrics_host, self.metrics_port)
+        return server
 
     async def _finish(self, client: CloudClient) -> None:
         # Nothing accepted may stay only in memory: close every window into the outbox.
@@ -151,6 +172,7 @@ class Agent:
                 config_version=desired.config_version if desired else 0,
                 clock_offset_s=state.clock_offset_s if state else None,
             )
+            self.last_heartbeat = record
             await self.store.append([record], time.time())
             if self.uplink is not None:
                 self.uplink.nudge()

@@ -133,6 +133,9 @@ class EdgeSettings(BaseSettings):
     gateway_id: str
     data_dir: Path = Path("citytwin-edge-data")
     heartbeat_s: Seconds = 30.0
+    # Prometheus /metrics on this port (0: any free one); None: off. Local by default.
+    metrics_port: Annotated[int, Field(ge=0, le=65535)] | None = None
+    metrics_host: str = "127.0.0.1"
     mqtt: MqttSettings = MqttSettings()
     serial: list[SerialSettings] = []
     cloud: CloudSettings = CloudSettings()

@@ -18,10 +18,12 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
+from edge.anomaly import resolution
 from edge.anomaly.scan import Segments, grouped, inverse
 from edge.anomaly.state import (
     BINS,
     COLUMNS,
+    DECIMALS,
     DEV,
     FAST,
     FAST_STEP,
@@ -30,6 +32,7 @@ from edge.anomaly.state import (
     MEAN,
     REPEAT,
     RUN,
+    SMALLEST,
     STEP,
     TS,
     VAR,
@@ -61,6 +64,11 @@ INTERVAL: Final = 1 / 32
 LIMIT: Final = 1e150  # larger magnitudes are clamped: squares must stay finite
 CLIP: Final = 8.0
 SPREAD: Final = 4.0  # half-width of the expected range, in standard deviations
+# Spreads are floored at these multiples of the stream's resolution (edge.anomaly.resolution):
+# a slow signal rounded to a coarse resolution has a running spread far below one step, and a
+# move of one or two steps must not read as a jump of hundreds of spreads.
+GRAIN_SD: Final = 1.0
+GRAIN_STEP: Final = 1.0
 DAY_S: Final = 86400.0
 
 
@@ -130,6 +138,15 @@ def _profile(
     )  # fmt: skip
 
 
+def _grain(seg: Segments, c0: Floats, x: Floats, steps: Floats) -> tuple[Floats, Floats, Floats]:
+    """Each reading's resolution estimate, and the running minima it leaves behind."""
+    # The decimals include this reading's own (it is observed); the smallest step excludes it.
+    fresh = np.where(c0[:, N] == 0, np.inf, c0[:, [DECIMALS, SMALLEST]].T)
+    decimals = seg.least(resolution.decimal(x), fresh[0])[1]
+    smallest, next_smallest = seg.least(resolution.nonzero(steps), fresh[1])
+    return resolution.grain(decimals, smallest), decimals, next_smallest
+
+
 def step(
     cols: Floats, prof_mean: Floats, prof_var: Floats, prof_n: Floats,
     stream: Ints, ts: Floats, value: Floats,
@@ -158,8 +175,7 @@ def step(
     a_quick = np.maximum(QUICK, 1 / (n + 1))
     mean, next_mean = seg.mean(a_slow, x, c0[:, MEAN])
     mean = np.where(first, x, mean)
-    delta = x - mean
-    var, next_var = seg.mean(a_slow, (1 - a_slow) * delta * delta, c0[:, VAR])
+    var, next_var = seg.mean(a_slow, (1 - a_slow) * np.square(x - mean), c0[:, VAR])
     steps = np.abs(x - last)
     typical_step, next_step = seg.mean(a_steps, steps, c0[:, STEP])
     fast = seg.mean(a_quick, x, c0[:, FAST])[1]
@@ -171,17 +187,21 @@ def step(
     usual_dt, next_dt = seg.mean(np.where(early, 1.0, INTERVAL), log_dt, c0[:, LOG_DT])
     gap = np.where(n >= 2, log_dt - usual_dt, 0.0)
 
+    grain, decimals, next_smallest = _grain(seg, c0, x, steps)
+
     eps = 1e-6 * np.abs(mean) + 1e-9  # so a constant stream has a scale, relative to its value
-    sd = np.sqrt(var) + eps
-    jump = (x - last) / (typical_step + eps)
+    sd = np.maximum(np.sqrt(var), GRAIN_SD * grain) + eps
+    step_scale = np.maximum(typical_step, GRAIN_STEP * grain) + eps
+    jump = (x - last) / step_scale
     level = (x - mean) / sd
     prof = _profile(prof_mean, prof_var, prof_n, s, hour_bin(ts), x)
     mature = prof.n >= 4
-    psd = np.sqrt(prof.var + 0.01 * var) + eps  # a young bin underestimates its spread: floor it
+    # A young bin underestimates its spread: floor it as well.
+    psd = np.maximum(np.sqrt(prof.var + 0.01 * var), GRAIN_SD * grain) + eps
     profile = np.where(mature, (x - prof.mean) / psd, level)
     dev = seg.mean(QUICK, np.clip(profile, -50, 50), c0[:, DEV])[1]
     jumps = seg.mean(QUICK, np.minimum(np.abs(jump), 50), c0[:, JUMP])[1]
-    noise = np.log((fast_step + eps) / (typical_step + eps))
+    noise = np.log((np.maximum(fast_step, GRAIN_STEP * grain) + eps) / step_scale)
 
     signed = squash(np.stack([jump, level, profile, (fast - mean) / sd, dev, jumps], axis=1))
     features = np.stack(
@@ -211,7 +231,8 @@ def step(
     for column, series in (
         (N, n + 1), (TS, ts), (X, x), (LOG_DT, next_dt), (MEAN, next_mean), (VAR, next_var),
         (FAST, fast), (STEP, next_step), (FAST_STEP, fast_step), (RUN, run),
-        (REPEAT, next_repeat), (DEV, dev), (JUMP, jumps),
+        (REPEAT, next_repeat), (DEV, dev), (JUMP, jumps), (DECIMALS, decimals),
+        (SMALLEST, next_smallest),
     ):  # fmt: skip
         new[:, column] = series[tail]
     back = inverse(order)

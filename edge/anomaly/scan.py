@@ -79,6 +79,23 @@ class Segments:
         after = gap + target
         return self.before(after, init), after
 
+    def least(self, values: Floats, init: Floats) -> tuple[Floats, Floats]:
+        """Running minimum of ``values`` per segment, from ``init``: before and after each row.
+
+        Minima are exact, so the scan gives the same numbers as one row at a time.
+        """
+        if self.span == 1:
+            return np.array(init, dtype=np.float64), np.minimum(init, values)
+        y = values.astype(np.float64, copy=True)
+        y[self.head] = np.minimum(y[self.head], init)
+        d = 1
+        while d < self.span:
+            # A row reaches back ``d`` rows only inside its own segment.
+            reach = self.position[d:] >= d
+            np.minimum(y[d:], y[:-d], out=y[d:], where=reach)
+            d *= 2
+        return self.before(y, init), y
+
 
 def grouped(keys: Ints) -> Ints | None:
     """A stable order that brings equal keys together; None if ``keys`` are already sorted.

@@ -12,9 +12,11 @@ import numpy.typing as npt
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
 
-# Columns of State.cols, one row per stream (sensor, metric).
+# Columns of State.cols, one row per stream (sensor, metric). DECIMALS and SMALLEST are running
+# minima of the resolution estimates (edge.anomaly.resolution); inf means not known yet.
 N, TS, X, LOG_DT, MEAN, VAR, FAST, STEP, FAST_STEP, RUN, REPEAT, DEV, JUMP = range(13)
-COLUMNS: Final = 13
+DECIMALS, SMALLEST = 13, 14
+COLUMNS: Final = 15
 BINS: Final = 24  # hour-of-day profile bins
 
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from edge.anomaly.alerts import Alerter
 from edge.anomaly.cli import replay as replay_command
 from edge.anomaly.detector import Detector
 from edge.anomaly.errors import ReplayError
@@ -123,3 +124,64 @@ def test_command_errors_are_one_line(tmp_path: Path, args: list[str], message: s
     lines = result.output.strip().splitlines()
     assert len(lines) == 1, result.output
     assert message in lines[0]
+
+
+def _rounded_slow(decimals: int, base: float, swing: float) -> tuple[np.ndarray, np.ndarray]:
+    """Two hours at one reading a second of a signal with a one-day period, rounded."""
+    ts = 1_750_000_000 + np.arange(7200.0)
+    return ts, np.round(base + swing * np.sin(ts / 86400 * 2 * np.pi), decimals)
+
+
+SLOW_ROUNDED = pytest.mark.parametrize(
+    ("decimals", "base", "swing"),
+    [(3, 0.8, 0.03), (2, 12.5, 0.3), (0, 430.0, 20.0)],  # humidity, temperature, vehicle counts
+)
+SPIKES = np.array([1500, 3700, 5900])
+
+
+def _replayed(tmp_path: Path, value: np.ndarray, ts: np.ndarray) -> np.ndarray:
+    out = tmp_path / "out.csv"
+    replay(_write(tmp_path / "in.csv", ts, value), out)
+    return np.array(_scores(out))
+
+
+@SLOW_ROUNDED
+def test_rounding_steps_of_a_slow_signal_stay_quiet(
+    tmp_path: Path, decimals: int, base: float, swing: float
+) -> None:
+    ts, value = _rounded_slow(decimals, base, swing)
+    steps = np.abs(np.diff(value))
+    assert np.count_nonzero(steps) >= 4  # the signal does move, one resolution step at a time
+    assert steps.max() <= 10.0**-decimals * 1.01
+    scores = _replayed(tmp_path, value, ts)
+    assert scores.max() < Detector.load().model.card.policy.off
+
+
+@SLOW_ROUNDED
+def test_spikes_on_a_slow_rounded_signal_raise_one_alert_each(
+    decimals: int, base: float, swing: float
+) -> None:
+    ts, value = _rounded_slow(decimals, base, swing)
+    value[SPIKES] += 10 * swing * np.array([1, -1, 1])  # ten times its swing, both ways
+    value = np.round(value, decimals)
+    detector = Detector.load()
+    scored = detector.score_detail(["s"] * len(ts), ["m"] * len(ts), ts, value)
+    assert scored.score[SPIKES].min() >= detector.model.card.policy.on
+    # The readings just after a spike may score high while its features settle; the alert
+    # raised on the spike is still open then, so one spike is one alert.
+    alerts = Alerter(detector.model.card.policy).update(
+        ["s"] * len(ts), ["k"] * len(ts), ["m"] * len(ts), ts, value, scored.score
+    )
+    assert [a["ts"] for a in alerts] == ts[SPIKES].tolist()
+
+
+def test_one_resolution_step_has_an_expected_range_at_least_that_wide() -> None:
+    # A new stream that repeats one value and then moves by its resolution, as a humidity
+    # sensor at three decimals does: the move is not an anomaly.
+    value = np.r_[np.full(60, 0.796), 0.795, 0.795]
+    ts = 1_750_000_000 + np.arange(len(value), dtype=float)
+    detector = Detector.load()
+    scored = detector.score_detail(["rh"] * len(ts), ["relativeHumidity"] * len(ts), ts, value)
+    assert scored.score.max() < detector.model.card.policy.off
+    assert scored.low[60] <= 0.795 - 0.001
+    assert scored.high[60] >= 0.796 + 0.001

@@ -93,3 +93,21 @@ def test_a_huge_value_fades_without_leaving_rounding_error_behind() -> None:
     _, want = _sequential(keys, 1 - rate, rate * target, {0: 20.0})
     np.testing.assert_allclose(after, want, rtol=1e-11)
     assert after[-1] == pytest.approx(20.0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    lengths=st.lists(st.integers(1, 70), min_size=1, max_size=5),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_running_minimum_equals_the_sequential_one(lengths: list[int], seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    keys = np.repeat(np.arange(len(lengths)), lengths).astype(np.int64)
+    values = np.where(rng.random(len(keys)) < 0.3, np.inf, rng.exponential(1, len(keys)))
+    init = np.where(rng.random(len(lengths)) < 0.5, np.inf, rng.exponential(1, len(lengths)))
+    before, after = Segments.of(keys).least(values, init)
+    state = dict(enumerate(init.tolist()))
+    for i, k in enumerate(keys.tolist()):
+        assert before[i] == state[k]
+        state[k] = min(state[k], values[i])
+        assert after[i] == state[k]

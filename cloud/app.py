@@ -8,7 +8,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -31,7 +31,7 @@ from cloud.routers import enroll, entities, gateways, health, history, incidents
 from cloud.routers import kpis as kpis_router
 from cloud.routers import stream as stream_router
 from cloud.settings import CloudSettings
-from cloud.store import SqliteStore, Store
+from cloud.store import Store, store_for
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ class State(TypedDict):
 
 def create_app(settings: CloudSettings, *, store_factory: StoreFactory | None = None) -> FastAPI:
     """The aggregator's ASGI app; nothing is opened until the lifespan starts."""
-    make_store = store_factory or _sqlite_store
+    make_store = store_factory or _default_store
     authenticator = Authenticator(settings)
 
     @asynccontextmanager
@@ -87,7 +87,16 @@ def create_app(settings: CloudSettings, *, store_factory: StoreFactory | None = 
     for read in (kpis_router, stream_router):
         app.include_router(read.router)
     app.add_exception_handler(CloudError, _cloud_error)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]  # FastAPI's own hook
     return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    # FastAPI.openapi builds the document once and keeps it in app.openapi_schema, which the
+    # batch's schemas then extend in place.
+    if app.openapi_schema is None:
+        return ingest.add_batch_schemas(FastAPI.openapi(app))
+    return app.openapi_schema
 
 
 async def seed_city(store: Store, path: Path) -> int:
@@ -98,8 +107,8 @@ async def seed_city(store: Store, path: Path) -> int:
     return count
 
 
-def _sqlite_store(settings: CloudSettings) -> Store:
-    return SqliteStore(settings.database)
+def _default_store(settings: CloudSettings) -> Store:
+    return store_for(settings.database)
 
 
 async def _cloud_error(request: Request, exc: Exception) -> JSONResponse:

@@ -17,7 +17,7 @@ from cloud.city import CityFileError
 from cloud.cli_credentials import gateways, keys
 from cloud.errors import StoreError
 from cloud.settings import AuthMode, CloudSettings
-from cloud.store import SqliteStore
+from cloud.store import store_for
 
 _LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -36,8 +36,10 @@ group.add_command(gateways)
 @click.option("--port", type=int, help="TCP port to listen on.  [default: 8000]")
 @click.option(
     "--database",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="SQLite file of the twin (created if missing).  [default: citytwin-cloud.db]",
+    metavar="PATH|URL",
+    # A string, not a click.Path: a path would fold the // of a postgresql:// URL.
+    help="SQLite file of the twin (created if missing), or postgresql://USER@HOST:PORT/DB.  "
+    "[default: citytwin-cloud.db]",
 )
 @click.option(
     "--gateway-token",
@@ -63,7 +65,7 @@ group.add_command(gateways)
 def serve(
     host: str | None,
     port: int | None,
-    database: Path | None,
+    database: str | None,
     gateway_tokens: tuple[str, ...],
     auth: str | None,
     city: Path | None,
@@ -111,11 +113,13 @@ def serve(
 @group.command()
 @click.option(
     "--database",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="SQLite file of the twin (created if missing).  [default: citytwin-cloud.db]",
+    metavar="PATH|URL",
+    # A string, not a click.Path: a path would fold the // of a postgresql:// URL.
+    help="SQLite file of the twin (created if missing), or postgresql://USER@HOST:PORT/DB.  "
+    "[default: citytwin-cloud.db]",
 )
 @click.argument("city_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def seed(database: Path | None, city_file: Path) -> None:
+def seed(database: str | None, city_file: Path) -> None:
     """Load the entities of CITY_FILE (citytwin sim city) into the twin.
 
     Entities already there are updated; sensors keep their live status. Safe to repeat.
@@ -130,7 +134,7 @@ def seed(database: Path | None, city_file: Path) -> None:
 
 
 async def _seed(settings: CloudSettings, city_file: Path) -> int:
-    async with SqliteStore(settings.database) as store:
+    async with store_for(settings.database) as store:
         return await seed_city(store, city_file)
 
 

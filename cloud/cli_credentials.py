@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -19,28 +18,30 @@ from cloud import provisioning
 from cloud.access_models import MAX_TTL_S, GatewayRegister, KeyCreate, KeyPublic
 from cloud.errors import StoreError
 from cloud.settings import CloudSettings
-from cloud.store import SqliteStore, Store
+from cloud.store import Store, store_for
 
 T = TypeVar("T")
 
 database_option = click.option(
     "--database",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="SQLite file of the twin (created if missing).  [default: citytwin-cloud.db]",
+    metavar="PATH|URL",
+    # A string, not a click.Path: a path would fold the // of a postgresql:// URL.
+    help="SQLite file of the twin (created if missing), or postgresql://USER@HOST:PORT/DB.  "
+    "[default: citytwin-cloud.db]",
 )
 
 
-def _settings(database: Path | None) -> CloudSettings:
+def _settings(database: str | None) -> CloudSettings:
     given: dict[str, Any] = {"database": database} if database is not None else {}
     return CloudSettings(**given)
 
 
-def _run(database: Path | None, job: Callable[[Store], Awaitable[T]]) -> T:
+def _run(database: str | None, job: Callable[[Store], Awaitable[T]]) -> T:
     """Run ``job`` on the store of the settings' database; store errors become one line."""
     settings = _settings(database)
 
     async def main() -> T:
-        async with SqliteStore(settings.database) as store:
+        async with store_for(settings.database) as store:
             return await job(store)
 
     try:
@@ -71,7 +72,7 @@ def keys() -> None:
 )
 @click.option("--name", default="cli", show_default=True, help="Who holds the key.")
 @database_option
-def create_key(role: str, departments: tuple[str, ...], name: str, database: Path | None) -> None:
+def create_key(role: str, departments: tuple[str, ...], name: str, database: str | None) -> None:
     """Create a key and print it, this once (only its digest is stored)."""
     try:
         request = KeyCreate(name=name, role=role, departments=departments)
@@ -84,7 +85,7 @@ def create_key(role: str, departments: tuple[str, ...], name: str, database: Pat
 
 @keys.command("list")
 @database_option
-def list_keys(database: Path | None) -> None:
+def list_keys(database: str | None) -> None:
     """List keys (never their secrets), the newest first."""
     page = _run(database, lambda s: s.keys(1000, 0))
     for key in page.items:
@@ -97,7 +98,7 @@ def list_keys(database: Path | None) -> None:
 @keys.command("revoke")
 @click.argument("key_id")
 @database_option
-def revoke_key(key_id: str, database: Path | None) -> None:
+def revoke_key(key_id: str, database: str | None) -> None:
     """Revoke the key KEY_ID (as `keys list` shows it)."""
     revoked = _run(database, lambda s: s.revoke_key(key_id, time.time()))
     if revoked is None:
@@ -118,7 +119,7 @@ def gateways() -> None:
     help="Seconds the code stays good.  [default: a day, or CITYTWIN_CLOUD_ENROLLMENT_TTL_S]",
 )
 @database_option
-def register_gateway(gateway: str, expires_in: float | None, database: Path | None) -> None:
+def register_gateway(gateway: str, expires_in: float | None, database: str | None) -> None:
     """Print a one-time enrollment code for GATEWAY (`citytwin edge enroll` takes it)."""
     try:
         request = GatewayRegister(gateway=gateway, expires_in_s=expires_in)
@@ -136,7 +137,7 @@ def register_gateway(gateway: str, expires_in: float | None, database: Path | No
 @gateways.command("revoke")
 @click.argument("gateway")
 @database_option
-def revoke_gateway(gateway: str, database: Path | None) -> None:
+def revoke_gateway(gateway: str, database: str | None) -> None:
     """Revoke GATEWAY's token and void its unused code."""
     revoked = _run(database, lambda s: s.revoke_gateway(gateway, time.time()))
     if revoked is None:

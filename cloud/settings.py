@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import enum
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Self
+from typing import Annotated, Any, Self
+from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.reading import SENSOR_ID
@@ -31,12 +33,52 @@ class AuthMode(enum.StrEnum):
     OFF = "off"
 
 
+@dataclass(frozen=True, slots=True)
+class PostgresUrl:
+    """A PostgreSQL connection URL, ``postgresql://user[:password]@host[:port]/database``."""
+
+    url: str = field(repr=False)  # may hold a password: repr and str leave it out
+
+    def __str__(self) -> str:
+        parts = urlsplit(self.url)
+        if parts.password is None:
+            return self.url
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+        return urlunsplit(parts._replace(netloc=netloc))
+
+
+_POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+_SQLITE_SCHEME = "sqlite:///"
+
+
+def _database_url(value: Any) -> Any:
+    """A path or ``sqlite:///path`` names a SQLite file; ``postgresql://...`` a server."""
+    if not isinstance(value, str):
+        return value
+    if value.startswith(_POSTGRES_SCHEMES):
+        if not urlsplit(value).path.strip("/"):
+            raise ValueError(f"{PostgresUrl(value)} names no database: add /DBNAME")
+        return PostgresUrl(value)
+    if value.startswith(_SQLITE_SCHEME):
+        return Path(value.removeprefix(_SQLITE_SCHEME))  # sqlite:////abs for an absolute path
+    if "://" in value:
+        raise ValueError(
+            f"unknown database URL {value.split('://')[0]}://: use a file path, "
+            "sqlite:///PATH or postgresql://USER@HOST:PORT/DBNAME"
+        )
+    return Path(value)
+
+
+# SQLite (the embedded default) for a path, PostgreSQL (several processes) for a URL.
+Database = Annotated[Path | PostgresUrl, BeforeValidator(_database_url)]
+
+
 class CloudSettings(BaseSettings):
     """Everything the aggregator process needs, validated before it starts."""
 
     model_config = SettingsConfigDict(env_prefix="CITYTWIN_CLOUD_", extra="forbid", frozen=True)
 
-    database: Path = Path("citytwin-cloud.db")
+    database: Database = Path("citytwin-cloud.db")
     host: str = "127.0.0.1"
     # 0 lets the operating system pick a free port (tests use it).
     port: Annotated[int, Field(ge=0, le=65535)] = 8000
@@ -55,7 +97,9 @@ class CloudSettings(BaseSettings):
 
     @field_validator("database")
     @classmethod
-    def _database(cls, value: Path) -> Path:
+    def _database(cls, value: Path | PostgresUrl) -> Path | PostgresUrl:
+        if isinstance(value, PostgresUrl):
+            return value
         if str(value) in ("", ":memory:"):
             raise ValueError("needs a file path: readers and the writer use separate connections")
         if value.is_dir():

@@ -49,3 +49,47 @@ ensure_chromium() {
     fi
     return 1
 }
+
+# PostgreSQL, the cloud tests' second backend: CITYTWIN_TEST_POSTGRES if it is already set,
+# else a throwaway cluster of our own (trust auth, a free port, a temp dir) that is stopped
+# and deleted when the calling script exits. Without one, the PostgreSQL tests skip.
+ensure_postgres() {
+    if [ -n "${CITYTWIN_TEST_POSTGRES:-}" ]; then
+        return 0
+    fi
+    local bin
+    if ! bin="$(_postgres_bin)"; then
+        if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+            apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql
+        fi
+        bin="$(_postgres_bin)" || return 1
+    fi
+    local dir port as=()
+    dir="$(mktemp -d)"
+    port="$(_free_port)"
+    # initdb refuses to run as root: the cluster belongs to the postgres user then.
+    if [ "$(id -u)" = 0 ]; then
+        chown postgres "$dir"
+        as=(runuser -u postgres --)
+    fi
+    "${as[@]}" "$bin/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --no-sync >/dev/null || return 1
+    # Durability is not what the tests are about: skip every fsync for speed.
+    "${as[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -s \
+        -o "-h 127.0.0.1 -p $port -k $dir -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+        start || return 1
+    # shellcheck disable=SC2064  # expand now: the values are local
+    trap "${as[*]} '$bin/pg_ctl' -D '$dir/data' -m immediate -s stop; rm -rf '$dir'" EXIT
+    export CITYTWIN_TEST_POSTGRES="postgresql://postgres@127.0.0.1:$port/postgres"
+}
+
+_postgres_bin() {
+    local initdb
+    initdb="$(command -v initdb 2>/dev/null || ls -d /usr/lib/postgresql/*/bin/initdb 2>/dev/null |
+        sort -V | tail -n 1)"
+    [ -n "$initdb" ] && [ -x "$initdb" ] || return 1
+    dirname "$(readlink -f "$initdb")"
+}
+
+_free_port() {
+    .venv/bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}

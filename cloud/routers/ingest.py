@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from fastapi import APIRouter, Request
 
@@ -11,7 +12,7 @@ from cloud.decode import decode_batch
 from cloud.deps import GatewayDep, SettingsDep, StoreDep
 from cloud.errors import BatchTooLarge
 from cloud.models import GATEWAY_ERRORS, errors
-from shared.wire.uplink import INGEST_PATH, IngestResult
+from shared.wire.uplink import INGEST_PATH, Batch, IngestResult
 
 router = APIRouter(tags=["ingest"])
 
@@ -25,8 +26,19 @@ _ERRORS = errors(
     }
 )
 
+_SCHEMAS = "#/components/schemas/{model}"
+# The route reads its body itself (it may be gzip), so FastAPI cannot see it: it is described
+# here, and add_batch_schemas puts the schemas it names into the document.
+_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "A Batch as JSON; gzip-compressed with Content-Encoding: gzip",
+        "content": {"application/json": {"schema": {"$ref": _SCHEMAS.format(model="Batch")}}},
+    }
+}
 
-@router.post(INGEST_PATH, responses=_ERRORS)
+
+@router.post(INGEST_PATH, responses=_ERRORS, openapi_extra=_BODY)
 async def ingest(
     request: Request, settings: SettingsDep, store: StoreDep, caller: GatewayDep, hub: live.HubDep
 ) -> IngestResult:
@@ -55,3 +67,17 @@ async def _read_body(request: Request, limit: int) -> bytes:
             raise BatchTooLarge(f"body is over the {limit}-byte limit")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def add_batch_schemas(document: dict[str, Any]) -> dict[str, Any]:
+    """``document`` (the app's OpenAPI) with the schemas of the batch the route reads."""
+    batch = Batch.model_json_schema(ref_template=_SCHEMAS)
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    # A record model a response also names (Heartbeat) is already there, the same schema.
+    for name, schema in batch.pop("$defs").items():
+        record = schemas.setdefault(name, schema)
+        # A record's ``type`` has a default, yet the batch's union needs it to tell records apart.
+        if "type" in record["properties"] and "type" not in record.get("required", []):
+            record.setdefault("required", []).append("type")
+    schemas["Batch"] = batch
+    return document

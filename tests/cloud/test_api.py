@@ -72,6 +72,7 @@ def failing(tmp_path: Path) -> Iterator[httpx.Client]:
         yield http
 
 
+@pytest.mark.sqlite_only("injects the fault through a SqliteStore subclass")
 def test_a_busy_store_asks_the_gateway_to_retry(failing: httpx.Client) -> None:
     response = ingest(failing, b.body([b.summary(1)]))
 
@@ -80,6 +81,7 @@ def test_a_busy_store_asks_the_gateway_to_retry(failing: httpx.Client) -> None:
     assert response.json() == {"detail": "the store is busy; retry shortly"}
 
 
+@pytest.mark.sqlite_only("injects the fault through a SqliteStore subclass")
 def test_health_fails_when_the_store_cannot_read(failing: httpx.Client) -> None:
     response = failing.get("/healthz")
 

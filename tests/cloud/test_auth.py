@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 from pathlib import Path
 
 import httpx
@@ -12,7 +11,7 @@ import pytest
 from cloud.settings import AuthMode
 from tests.cloud.conftest import TOKENS
 from tests.support import batches as b
-from tests.support.cloud import CloudServer, ingest, table_counts
+from tests.support.cloud import CloudServer, ingest, query, table_counts
 
 
 def token(server: CloudServer, gateway: str) -> str:
@@ -113,9 +112,7 @@ def test_keys_are_listed_without_their_secrets(secured_server: CloudServer) -> N
         "operator",
         ["urn:ngsi-ld:Department:dept-mobility"],
     )
-    digests = sqlite3.connect(secured_server.settings.database).execute(
-        "SELECT digest FROM api_keys"
-    )
+    digests = query(secured_server.settings.database, "SELECT digest FROM api_keys")
     assert [row[0] for row in digests] == [hashlib.sha256(key.encode()).hexdigest()]
 
 

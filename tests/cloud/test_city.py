@@ -26,7 +26,9 @@ def city_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
 
 @pytest.fixture(scope="module")
 def seeded(
-    tmp_path_factory: pytest.TempPathFactory, city_file: tuple[Path, dict[str, Any]]
+    tmp_path_factory: pytest.TempPathFactory,
+    city_file: tuple[Path, dict[str, Any]],
+    backend: object,  # one server per storage backend (tests/cloud/conftest.py)
 ) -> Iterator[httpx.Client]:
     """One seeded aggregator for the read-only tests of this module."""
     database = tmp_path_factory.mktemp("twin") / "cloud.db"

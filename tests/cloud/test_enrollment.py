@@ -109,6 +109,7 @@ def test_a_revoked_gateway_cannot_ingest_nor_use_its_code(secured_server: CloudS
     assert exchange(secured_server, "gw-08", pending).status_code == 403
 
 
+@pytest.mark.sqlite_only("dumps the SQLite file")
 def test_only_digests_are_stored(secured_server: CloudServer) -> None:
     code = str(register(secured_server, "gw-07")["code"])
     token = exchange(secured_server, "gw-07", code).json()["token"]

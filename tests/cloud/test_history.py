@@ -18,7 +18,7 @@ from cloud.history import HistoryQuery, steps
 from cloud.store.schema import migrate, migrations
 from shared import stats
 from tests.support import batches as b
-from tests.support.cloud import CloudServer, ingest
+from tests.support.cloud import CloudServer, ingest, query
 
 AQ1 = "urn:ngsi-ld:AirQualityObserved:aq-0001"
 
@@ -69,8 +69,8 @@ def test_late_summaries_for_one_window_are_merged(
     assert (point["count"], point["min"], point["max"]) == (8, 7.0, 18.0)
     assert point["mean"] == pytest.approx(every.mean)
     assert point["variance"] == pytest.approx(every.variance)
-    with closing(sqlite3.connect(cloud_server.settings.database)) as conn:
-        assert conn.execute("SELECT count(*), sum(parts) FROM windows").fetchone() == (1, 3)
+    windows = query(cloud_server.settings.database, "SELECT count(*), sum(parts) FROM windows")
+    assert windows == [(1, 3)]
 
 
 def test_the_example_of_the_protocol_merges_to_its_documented_result(
@@ -80,10 +80,9 @@ def test_the_example_of_the_protocol_merges_to_its_documented_result(
     ingest(client, b.body([summary_of(1, [12.0, 14.0, 10.0, 12.0, 12.0], b.T0)]))
     ingest(client, b.body([summary_of(2, [18.0], b.T0, late=True)]))
 
-    with closing(sqlite3.connect(cloud_server.settings.database)) as conn:
-        row = conn.execute("SELECT count, total, low, high, m2 FROM windows").fetchone()
+    rows = query(cloud_server.settings.database, "SELECT count, total, low, high, m2 FROM windows")
 
-    assert row == (6, 78.0, 10.0, 18.0, 38.0)
+    assert rows == [(6, 78.0, 10.0, 18.0, 38.0)]
 
 
 def test_a_step_without_data_is_a_gap_not_a_zero(client: httpx.Client) -> None:
@@ -182,6 +181,7 @@ def test_steps_merge_windows_in_any_order(parts: list[tuple[int, list[float]]]) 
         assert point.stats.m2 == pytest.approx(expected.m2, rel=1e-6, abs=1e-3)
 
 
+@pytest.mark.sqlite_only("migrates a SQLite file of an older schema")
 def test_raw_summaries_of_an_older_schema_are_folded_into_windows(tmp_path: Path) -> None:
     path = tmp_path / "c.db"
     with closing(sqlite3.connect(path)) as conn:

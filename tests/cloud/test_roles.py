@@ -188,7 +188,10 @@ ENROLL = Route(
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+def world(
+    tmp_path_factory: pytest.TempPathFactory,
+    backend: object,  # one world per storage backend (tests/cloud/conftest.py)
+) -> Iterator[World]:
     root = tmp_path_factory.mktemp("roles")
     write_city(root / "city.geojson", sensors=10)
     with (

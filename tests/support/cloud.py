@@ -1,5 +1,8 @@
 """The real cloud aggregator under uvicorn, on a free port, in a background thread.
 
+It serves a SQLite file, or a PostgreSQL database when given a PostgresUrl or when the cloud
+tests run on PostgreSQL (``use_postgres``: each path then stands for a fresh database).
+
 By default it runs with auth off (dev mode), as the embedded demo does: the edge and end-to-end
 tests send and read without credentials. ``secure=True`` requires auth and bootstraps an admin
 key (``admin_key``), from which ``create_key`` and ``enroll`` issue the other credentials.
@@ -18,13 +21,32 @@ from types import TracebackType
 from typing import Any, Self
 
 import httpx
+import psycopg
 import uvicorn
 
 from cloud.app import StoreFactory, create_app
-from cloud.settings import AuthMode, CloudSettings
+from cloud.settings import AuthMode, CloudSettings, PostgresUrl
 from shared.wire.uplink import INGEST_PATH
+from tests.support.postgres import Databases
 
 TABLES = ("records", "windows", "alerts", "gaps", "gateways", "entities", "latest", "relationships")
+
+
+# While the cloud tests run on PostgreSQL: the databases that stand for their SQLite paths.
+_postgres: Databases | None = None
+
+
+def use_postgres(databases: Databases | None) -> None:
+    """Serve a database of ``databases`` for each path from now on (None: SQLite files again)."""
+    global _postgres  # noqa: PLW0603  (set by one fixture, around a whole test module)
+    _postgres = databases
+
+
+def backend_of(database: Path | PostgresUrl) -> Path | PostgresUrl:
+    """What the aggregator is given for ``database``: the path, or the database standing for it."""
+    if isinstance(database, Path) and _postgres is not None:
+        return _postgres.for_path(database)
+    return database
 
 
 class _Server(uvicorn.Server):
@@ -46,11 +68,11 @@ class _Server(uvicorn.Server):
 
 
 class CloudServer:
-    """The aggregator serving a SQLite file, for tests and benchmarks; start() and stop()."""
+    """The aggregator serving a database, for tests and benchmarks; start() and stop()."""
 
     def __init__(
         self,
-        database: Path,
+        database: Path | PostgresUrl,
         *,
         secure: bool = False,
         store_factory: StoreFactory | None = None,
@@ -60,7 +82,7 @@ class CloudServer:
         if secure:
             settings |= {"auth": AuthMode.REQUIRED, "admin_key": self.admin_key}
         settings.setdefault("auth", AuthMode.OFF)
-        self.settings = CloudSettings(database=database, port=0, **settings)
+        self.settings = CloudSettings(database=backend_of(database), port=0, **settings)
         self._store_factory = store_factory  # a test injecting a storage fault passes one
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -164,10 +186,19 @@ def ingest(
     return http.post(INGEST_PATH, content=body, headers=headers)
 
 
-def table_counts(database: Path) -> dict[str, int]:
-    """Rows per table of the aggregator's SQLite file, read directly."""
+def table_counts(database: Path | PostgresUrl) -> dict[str, int]:
+    """Rows per table of the aggregator's database, read directly."""
+    return {t: query(database, f"SELECT count(*) FROM {t}")[0][0] for t in TABLES}
+
+
+def query(database: Path | PostgresUrl, sql: str) -> list[tuple[Any, ...]]:
+    """The rows of a plain SELECT, on the SQLite file or the PostgreSQL database, read directly."""
+    database = backend_of(database)
+    if isinstance(database, PostgresUrl):
+        with psycopg.connect(database.url) as conn:
+            return conn.execute(sql).fetchall()  # type: ignore[arg-type]
     with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as conn:
-        return {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
+        return conn.execute(sql).fetchall()
 
 
 def wait_healthy(url: str, timeout: float = 10.0) -> None:

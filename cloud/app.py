@@ -29,6 +29,8 @@ from cloud.incidents import InvalidTransition, NoSuchIncident
 from cloud.routers import dashboard as dashboard_router
 from cloud.routers import enroll, entities, gateways, health, history, incidents, ingest, keys
 from cloud.routers import kpis as kpis_router
+from cloud.routers import ngsi as ngsi_router
+from cloud.routers import open_data as open_data_router
 from cloud.routers import stream as stream_router
 from cloud.settings import CloudSettings
 from cloud.store import Store, store_for
@@ -86,6 +88,8 @@ def create_app(settings: CloudSettings, *, store_factory: StoreFactory | None = 
     app.include_router(dashboard_router.router)  # the page at / and its files
     for read in (kpis_router, stream_router):
         app.include_router(read.router)
+    app.include_router(ngsi_router.router)  # the twin read as NGSI-LD: /ngsi-ld/v1
+    open_data_router.install(app, settings)  # public, rate-limited: /open/v1
     app.add_exception_handler(CloudError, _cloud_error)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]  # FastAPI's own hook
     return app

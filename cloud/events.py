@@ -10,6 +10,10 @@ per subject (an entity, an incident, a gateway): a newer one is merged into it (
 pending event is dropped and counted, and the client is sent one ``resync`` event (ahead of
 what is still pending) telling it to read the current state over the REST API again.
 
+Several processes on one database tell each other what they changed (cloud/fanout.py); each
+builds the events of the others' changes as it does its own and publishes them here, and
+when it cannot know what it missed it calls ``lost``: every client is sent a ``resync``.
+
 Event ids are ``<boot>-<seq>``, ``boot`` random per process. A client that reconnects with a
 ``Last-Event-ID`` the ring still covers is sent what it missed; otherwise (another process
 or boot, evicted from the ring, or events that were never built because nobody listened) it
@@ -62,12 +66,17 @@ class Payload(Protocol):
         ...
 
 
+# overflow: this client fell behind; unknown_last_event_id: a reconnect the ring cannot serve;
+# lost: changes another process made were never heard here (cloud/fanout.py).
+Reason = Literal["overflow", "unknown_last_event_id", "lost"]
+
+
 class Resync(BaseModel):
     """Events were lost to this client: read the current state over the REST API again."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    reason: Literal["overflow", "unknown_last_event_id"]
+    reason: Reason
     dropped: int
 
     def coalesce(self, older: Resync) -> Resync:
@@ -140,7 +149,7 @@ class Subscription:
         self._pending[subject] = event
         self._wake.set()
 
-    def resync(self, reason: Literal["overflow", "unknown_last_event_id"], dropped: int) -> None:
+    def resync(self, reason: Reason, dropped: int) -> None:
         """Tell the client, ahead of anything pending, that it must read the state again."""
         if self._resync is None:
             self._bus.counters.resyncs += 1
@@ -237,6 +246,12 @@ class Bus:
         self._seq += 1
         self._broken_at = self._seq
         self.counters.skipped += 1
+
+    def lost(self) -> None:
+        """Changes were made that no event will tell (another process's): every client resyncs."""
+        self.skipped()
+        for subscription in self._subscriptions:
+            subscription.resync("lost", dropped=0)
 
     def event_id(self, event: Event) -> str:
         """The SSE id of ``event``."""

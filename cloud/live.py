@@ -5,11 +5,15 @@
                    says nothing); ``incident`` events for incidents the batch opened or
                    joined, and a ``gateway`` event for its heartbeat, at once
     after_action   an ``incident`` event for an operator's change
-    watch_fleet    ``gateway`` events as gateways turn STALE or OFFLINE with time
+    apply          the same events for what another process on the database committed
+    watch_fleet    ``gateway`` events as gateways turn STALE or OFFLINE with time (each
+                   process derives them from the shared database itself)
 
 Each reads the store once after the commit, and only while the bus is listening, so ingest
 pays nothing when nobody watches. A failed read loses the events, never the commit: the bus
 is told (``skipped``), so a reconnecting client is sent a resync instead of a silent hole.
+A store shared by several processes (PostgreSQL) has a fan-out: what a commit changed is
+also put in the Outbox for the others, whoever listens here (cloud/fanout.py).
 """
 
 from __future__ import annotations
@@ -17,29 +21,34 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Annotated, Literal, cast
 
 from fastapi import Depends, Request
 from pydantic import BaseModel, ConfigDict
 
-from cloud import fleet, twin
+from cloud import fanout, fleet, twin
 from cloud.errors import CloudError
 from cloud.events import Bus, Kind
+from cloud.fanout import Acted, Alerted, Beat, Newest, Note, Outbox
 from cloud.incidents import Action, Incident
 from cloud.models import IncidentPublic
 from cloud.settings import CloudSettings
 from cloud.store import IncidentQuery, Store
-from cloud.store.base import Live
+from cloud.store.base import Fanout, Live
 from shared.wire.uplink import Alert, Batch, Heartbeat, Summary
 
 log = logging.getLogger(__name__)
 
 GATEWAY_PREFIX = "urn:ngsi-ld:Gateway:"
-# Twin changes are published at most this often: one event per changed entity per tick.
+# Twin changes are published at most this often: one event per changed entity per tick; the
+# fan-out sends what this process changed to the others as often.
 TWIN_TICK_S = 0.25
+# How long start-up waits for the fan-out to listen, so a ready process hears the others.
+LISTEN_WAIT_S = 5.0
 
 
 class _Payload(BaseModel):
@@ -156,31 +165,77 @@ async def after_ingest(
     bus = hub.bus
     if accepted == 0:
         return
+    if not bus.listening and hub.outbox is None:
+        bus.skipped()
+        return
+    newest, entities, heartbeat = _scan(batch)
+    alerted = [Alerted(entity=entity, received_at=received_at) for entity in entities]
+    beat = None
+    if heartbeat is not None:
+        beat = Beat(
+            gateway=batch.gateway, received_at=received_at,
+            buffer_depth=heartbeat.buffer_depth,
+            oldest_unsent_age_s=heartbeat.oldest_unsent_age_s,
+        )  # fmt: skip
+    if hub.outbox is not None:
+        hub.outbox.add(newest, alerted, beat)
     if not bus.listening:
         bus.skipped()
         return
-    newest, alerted, heartbeat = _scan(batch)
     hub.ticker.note(newest)
-    if not alerted and heartbeat is None:
-        return
-    gateway_entity = GATEWAY_PREFIX + batch.gateway
-    try:
-        found = await store.live([*alerted, gateway_entity])
-        touched = [await _touched(store, entity, received_at) for entity in alerted]
-    except CloudError as exc:
-        log.warning("stream: lost the events of a batch from %s: %s", batch.gateway, exc)
+    await _publish_batch(bus, store, alerted, [beat] if beat is not None else [])
+
+
+async def after_action(hub: Hub, store: Store, incident: Incident, change: Action) -> None:
+    """Publish an operator's change to an incident."""
+    if hub.outbox is not None:
+        hub.outbox.add({}, acted=Acted(incident=incident.id, change=change))
+    await _publish_action(hub.bus, store, incident, change)
+
+
+async def apply(hub: Hub, store: Store, note: Note) -> None:
+    """Publish what another process committed, read from the store as for a change made here."""
+    bus = hub.bus
+    if not bus.listening:
         bus.skipped()
         return
-    for incidents in touched:
+    hub.ticker.note(note.twin)
+    await _publish_batch(bus, store, note.alerted, note.beats)
+    for acted in note.acted:
+        try:
+            incident = await store.incident(acted.incident)
+        except CloudError as exc:
+            log.warning("stream: lost the event of incident %d: %s", acted.incident, exc)
+            bus.skipped()
+            continue
+        if incident is not None:
+            await _publish_action(bus, store, incident, acted.change)
+
+
+async def _publish_batch(
+    bus: Bus, store: Store, alerted: Sequence[Alerted], beats: Sequence[Beat]
+) -> None:
+    """Incident events of the alerts, gateway events of the heartbeats, of committed batches."""
+    if not alerted and not beats:
+        return
+    try:
+        found = await store.live(
+            [a.entity for a in alerted] + [GATEWAY_PREFIX + b.gateway for b in beats]
+        )
+        touched = [await _touched(store, a.entity, a.received_at) for a in alerted]
+    except CloudError as exc:
+        log.warning("stream: lost the events of %d alerts: %s", len(alerted), exc)
+        bus.skipped()
+        return
+    for alert, incidents in zip(alerted, touched, strict=True):
         for incident in incidents:
-            change = Action.OPENED if incident.opened_at == received_at else Action.ALERT
+            change = Action.OPENED if incident.opened_at == alert.received_at else Action.ALERT
             _publish_incident(bus, incident, change, found.get(incident.entity))
-    if heartbeat is not None:
-        _publish_heartbeat(bus, batch.gateway, heartbeat, received_at, found.get(gateway_entity))
+    for beat in beats:
+        _publish_heartbeat(bus, beat, found.get(GATEWAY_PREFIX + beat.gateway))
 
 
-async def after_action(bus: Bus, store: Store, incident: Incident, change: Action) -> None:
-    """Publish an operator's change to an incident."""
+async def _publish_action(bus: Bus, store: Store, incident: Incident, change: Action) -> None:
     if not bus.listening:
         bus.skipped()
         return
@@ -191,9 +246,6 @@ async def after_action(bus: Bus, store: Store, incident: Incident, change: Actio
         bus.skipped()
         return
     _publish_incident(bus, incident, change, found.get(incident.entity))
-
-
-Newest = dict[str, dict[str, float]]  # entity -> metric -> observed_at of the batch's newest
 
 
 def _scan(batch: Batch) -> tuple[Newest, set[str], Heartbeat | None]:
@@ -242,17 +294,15 @@ def _publish_twin(bus: Bus, live: Live, metrics: dict[str, float]) -> None:
         bus.publish(Kind.TWIN, live.id, payload, district=live.district, department=live.department)
 
 
-def _publish_heartbeat(
-    bus: Bus, gateway: str, heartbeat: Heartbeat, received_at: float, where: Live | None
-) -> None:
+def _publish_heartbeat(bus: Bus, beat: Beat, where: Live | None) -> None:
     district = where.district if where is not None else None
     payload = GatewayChange(
-        change="heartbeat", gateway=gateway, district=district, status=fleet.Status.ONLINE,
-        heartbeat_at=received_at, buffer_depth=heartbeat.buffer_depth,
-        oldest_unsent_age_s=heartbeat.oldest_unsent_age_s,
+        change="heartbeat", gateway=beat.gateway, district=district, status=fleet.Status.ONLINE,
+        heartbeat_at=beat.received_at, buffer_depth=beat.buffer_depth,
+        oldest_unsent_age_s=beat.oldest_unsent_age_s,
     )  # fmt: skip
     department = where.department if where is not None else None
-    bus.publish(Kind.GATEWAY, gateway, payload, district=district, department=department)
+    bus.publish(Kind.GATEWAY, beat.gateway, payload, district=district, department=department)
 
 
 def _publish_incident(bus: Bus, incident: Incident, change: Action, where: Live | None) -> None:
@@ -328,30 +378,60 @@ def fleet_period(settings: CloudSettings) -> float:
 
 @dataclass(frozen=True, slots=True)
 class Hub:
-    """The stream's bus, and the ticker that publishes twin changes to it."""
+    """The stream's bus, the ticker that publishes twin changes to it, and the outbox that
+    tells the other processes of the store (None: this process is the only one)."""
 
     bus: Bus
     ticker: TwinTicker
+    outbox: Outbox | None = None
 
 
 @asynccontextmanager
 async def running(store: Store, settings: CloudSettings) -> AsyncIterator[Hub]:
-    """The bus, with the twin ticker and the fleet watcher beside it, for one app lifespan."""
+    """The bus, with the twin ticker, the fleet watcher and the fan-out beside it."""
     bus = Bus()
-    ticker = TwinTicker(bus, store)
+    channel = store.fanout()
+    hub = Hub(bus, TwinTicker(bus, store), Outbox(channel, bus.boot) if channel else None)
     tasks = [
-        asyncio.create_task(ticker.run(TWIN_TICK_S), name="citytwin-twin-ticker"),
+        asyncio.create_task(hub.ticker.run(TWIN_TICK_S), name="citytwin-twin-ticker"),
         asyncio.create_task(
             watch_fleet(bus, store, settings, fleet_period(settings)), name="citytwin-fleet-watch"
         ),
     ]
+    listening = asyncio.Event()
+    if channel is not None and hub.outbox is not None:
+        tasks += _fanout_tasks(hub, store, channel, hub.outbox, listening.set)
     try:
-        yield Hub(bus, ticker)
+        if channel is not None:
+            await _wait_listening(listening)
+        yield hub
     finally:
         bus.close()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if hub.outbox is not None:
+            await hub.outbox.flush()  # what the last requests changed, before the store closes
+
+
+def _fanout_tasks(
+    hub: Hub, store: Store, channel: Fanout, outbox: Outbox, listening: Callable[[], None]
+) -> list[asyncio.Task[None]]:
+    receiving = fanout.receive(
+        channel, outbox.origin, partial(apply, hub, store), hub.bus.lost, listening
+    )
+    return [
+        asyncio.create_task(outbox.run(TWIN_TICK_S), name="citytwin-fanout-send"),
+        asyncio.create_task(receiving, name="citytwin-fanout-receive"),
+    ]
+
+
+async def _wait_listening(listening: asyncio.Event) -> None:
+    try:
+        async with asyncio.timeout(LISTEN_WAIT_S):
+            await listening.wait()
+    except TimeoutError:
+        log.warning("stream: not yet hearing the other processes; their changes follow later")
 
 
 async def _hub(request: Request) -> Hub:

@@ -94,6 +94,16 @@ class CloudSettings(BaseSettings):
     max_body_bytes: Annotated[int, Field(ge=1024)] = MAX_BODY
     # A city file (``citytwin sim city``) seeded into the twin at every start-up; None: none.
     city: Path | None = None
+    # Open data (/open/v1, docs/api.md): requests per minute per client IP, how many at once,
+    # and how many clients' buckets are kept (the longest unseen is dropped beyond that).
+    open_requests_per_minute: Annotated[float, Field(gt=0)] = 60.0
+    open_burst: Annotated[int, Field(ge=1)] = 60
+    open_clients: Annotated[int, Field(ge=1)] = 10_000
+    # People counts (docs/kpis.md): epsilon of each release, the fewest counters a published
+    # sum may have (3 at least: never one sensor's figure), and how recent a count must be.
+    open_epsilon: Annotated[float, Field(gt=0, le=10)] = 1.0
+    open_min_sensors: Annotated[int, Field(ge=3)] = 3
+    open_people_window_s: Seconds = 900.0
 
     @field_validator("database")
     @classmethod

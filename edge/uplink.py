@@ -125,11 +125,17 @@ class Uplink:
         self._store = store
         self._client = client
         self._wake = asyncio.Event()
+        self._backing_off = False
         self.state = UplinkState()
 
     def nudge(self) -> None:
-        """Something urgent (an alert) is in the outbox: send now rather than at the tick."""
-        self._wake.set()
+        """Something urgent (an alert) is in the outbox: send now rather than at the tick.
+
+        Not while backing off: the cloud is away, and a retry per alert or heartbeat would
+        hammer it (a fleet of gateways, each several times a second) when it comes back.
+        """
+        if not self._backing_off:
+            self._wake.set()
 
     async def run(self) -> None:
         """Send batches forever."""
@@ -147,7 +153,11 @@ class Uplink:
                 self.state.last_error = str(exc)
                 delay = self._backoff(failures)
                 log.warning("upload failed (%s); retrying in %.1f s", exc, delay)
-                await self._pause(delay)
+                self._backing_off = True
+                try:
+                    await self._pause(delay)
+                finally:
+                    self._backing_off = False
                 continue
             failures = 0
             if len(rows) < self._settings.batch_max:

@@ -113,5 +113,5 @@ async def _act(
     # An incident keeps the department it was routed to, so the check cannot go stale.
     auth.require_department(caller, found.department)
     done = await store.act(incident_id, change)
-    await live.after_action(hub.bus, store, done, change.action)
+    await live.after_action(hub, store, done, change.action)
     return done

@@ -7,7 +7,7 @@ one transaction, deduplicated on (gateway, seq).
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Generic, Self, TypeVar
@@ -99,8 +99,40 @@ class Live:
     status: Mapping[str, MetricState]
 
 
+@dataclass(frozen=True, slots=True)
+class Listening:
+    """The fan-out listens from now on; ``down_s``: for how long it could not (None: at first).
+
+    After a loss (``down_s`` set), notices sent meanwhile were missed.
+    """
+
+    down_s: float | None
+
+
+class Fanout(abc.ABC):
+    """Short notices between the processes that share one store (what each one changed).
+
+    Delivery is at most once, in order per sender, to every process listening at the time.
+    """
+
+    max_bytes: int
+    """The largest notice ``send`` takes, in UTF-8 bytes."""
+
+    @abc.abstractmethod
+    async def send(self, notices: Sequence[str]) -> None:
+        """Send ``notices`` (each small: a few kB) to every listening process, this one too."""
+
+    @abc.abstractmethod
+    def receive(self) -> AsyncIterator[str | Listening]:
+        """Notices as they arrive, forever; ``Listening`` whenever the link is (again) up."""
+
+
 class Store(abc.ABC):
     """Storage of the twin: opened once per app lifespan, used by async routes."""
+
+    def fanout(self) -> Fanout | None:
+        """Notices to the other processes of this store; None when it serves one process."""
+        return None
 
     async def __aenter__(self) -> Self:
         await self.open()

@@ -369,11 +369,25 @@ class Store:
     # -- reads -------------------------------------------------------------------------------
 
     def pending(self, limit: int) -> list[OutboxRow]:
-        """The next records to send, alerts first, oldest first within a priority."""
+        """The next records to send: alerts, gaps and heartbeats first, then summaries.
+
+        Summaries come half from the newest and half from the oldest: after an outage the
+        backlog drains while live windows keep reaching the cloud, instead of waiting behind
+        an hour of backfill. Without a backlog both halves are the same few rows.
+        """
         with self._lent_lock:
             rows = self._read(
-                "SELECT seq, created, body FROM outbox ORDER BY priority, seq LIMIT ?", [limit]
-            )
+                "SELECT seq, created, body FROM outbox WHERE priority < ? ORDER BY priority, seq"
+                " LIMIT ?", [PRIORITY["summary"], limit],
+            )  # fmt: skip
+            room = limit - len(rows)
+            if room > 0:
+                summary = "SELECT seq, created, body FROM outbox WHERE priority = ? ORDER BY seq"
+                live = self._read(f"{summary} DESC LIMIT ?", [PRIORITY["summary"], room // 2])
+                taken = {row[0] for row in live}
+                backlog = self._read(f"{summary} LIMIT ?", [PRIORITY["summary"], room])
+                backlog = [row for row in backlog if row[0] not in taken][: room - len(live)]
+                rows += sorted(backlog + live)
             self._lent.update(row[0] for row in rows)
         return [OutboxRow(*row) for row in rows]
 

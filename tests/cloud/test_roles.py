@@ -177,6 +177,14 @@ ROUTES = (
         ADMINS,
         lambda world: (f"/api/v1/keys/{world.key_id()}/revoke", {}),
     ),
+    # The NGSI-LD view reads the twin as the entity routes do.
+    Route("get", "/ngsi-ld/v1/entities", READERS, _get("/ngsi-ld/v1/entities")),
+    Route("get", "/ngsi-ld/v1/entities/{entity_id}", READERS, _get(f"/ngsi-ld/v1/entities/{AQ1}")),
+    # Open data: public, and a credential (even a gateway's) changes nothing.
+    Route("get", "/open/v1/districts", EVERYONE, _get("/open/v1/districts")),
+    Route("get", "/open/v1/kpis", EVERYONE, _get("/open/v1/kpis")),
+    Route("get", "/open/v1/bathing-water", EVERYONE, _get("/open/v1/bathing-water")),
+    Route("get", "/open/v1/people", EVERYONE, _get("/open/v1/people")),
 )
 # Public, but a bad request by design: a wrong code is refused for everyone alike.
 ENROLL = Route(

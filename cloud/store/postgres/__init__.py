@@ -7,6 +7,7 @@ bulk.py         many rows per statement (unnest of array parameters)
 writes.py       the ingest transaction
 reads.py, history.py, kpis.py, live.py      queries
 incidents.py, credentials.py, seeding.py    the other writes
+notify.py       LISTEN/NOTIFY: what one process changed, told to the others (live stream)
 """
 
 from cloud.store.postgres.store import PostgresStore

@@ -17,7 +17,16 @@ from cloud.fleet import Gateway
 from cloud.history import History, HistoryQuery
 from cloud.incidents import Incident
 from cloud.kpis import KpiInputs
-from cloud.store.base import Change, EntityQuery, IncidentQuery, IngestOutcome, Live, Page, Store
+from cloud.store.base import (
+    Change,
+    EntityQuery,
+    Fanout,
+    IncidentQuery,
+    IngestOutcome,
+    Live,
+    Page,
+    Store,
+)
 from cloud.store.postgres import (
     credentials,
     history,
@@ -29,6 +38,7 @@ from cloud.store.postgres import (
     writes,
 )
 from cloud.store.postgres.db import Database
+from cloud.store.postgres.notify import PostgresFanout
 from cloud.store.postgres.schema import migrate
 from cloud.twin import Entity, Incoming
 from shared.wire.uplink import Batch
@@ -42,6 +52,7 @@ class PostgresStore(Store):
     def __init__(self, url: str, *, pool_size: int = 8) -> None:
         self.url = url
         self._db = Database(url, max_size=pool_size)
+        self._fanout = PostgresFanout(self._db)
 
     @property
     def where(self) -> str:
@@ -63,6 +74,10 @@ class PostgresStore(Store):
         """Wait for running transactions, then close every connection."""
         await self._db.close()
         log.info("store closed: postgresql %s", self.where)
+
+    def fanout(self) -> Fanout:
+        """LISTEN/NOTIFY on this database, to the other aggregators that share it."""
+        return self._fanout
 
     async def ingest(self, batch: Batch, received_at: float) -> IngestOutcome:
         """Apply the batch's new records in one transaction."""

@@ -58,7 +58,10 @@ def test_kpi_tiles_read_the_aggregators_kpis(page: Page, dashboard: Dashboard) -
             "noise": {"laeq_db": 61.2, "previous_laeq_db": 61.2},
             "energy": {"load_kw": None, "previous_load_kw": None},
         }  # fmt: skip
-        district = city | {"district": "urn:ngsi-ld:District:district-01", "name": "Lomas"}
+        district = city | {
+            "district": "urn:ngsi-ld:District:district-01", "name": "Lomas",
+            "air_quality": {"level": 4, "pollutant": "no2", "previous_level": 3},
+        }  # fmt: skip
         route.fulfill(status=200, json={"items": [city, district]})
 
     page.route("**/api/v1/kpis", kpis)
@@ -71,6 +74,15 @@ def test_kpi_tiles_read_the_aggregators_kpis(page: Page, dashboard: Dashboard) -
     expect(page.locator('.tile[data-kpi="congestion"]')).to_contain_text("rising")
     expect(page.locator('.tile[data-kpi="bathing_water"]')).to_contain_text("green")
     expect(page.locator('.tile[data-kpi="energy"]')).to_contain_text("no data")
+    # The same tiles for one district, by name, with its own trend.
+    page.locator("#kpi-scope").select_option(label="Lomas")
+    expect(page.locator("#kpis")).to_have_attribute(
+        "data-scope", "urn:ngsi-ld:District:district-01"
+    )
+    expect(page.locator('.tile[data-kpi="air_quality"]')).to_contain_text("4 poor")
+    expect(page.locator('.tile[data-kpi="air_quality"]')).to_contain_text("rising")
+    page.locator("#kpi-scope").select_option("city")
+    expect(page.locator('.tile[data-kpi="air_quality"]')).to_contain_text("2 fair")
     # The map can shade districts by any of them.
     page.locator("#map-shade").select_option("congestion")
     expect(page.locator("#map-shade")).to_have_value("congestion")

@@ -7,7 +7,8 @@ import { on, state } from "./store.js";
 
 const SKIP = new Set(["id", "district", "name", "type", "at", "ts", "updated_at", "computed_at", "window", "window_s", "start", "end"]);
 const LEVELS = { green: "#3b8f4f", good: "#3b8f4f", amber: "#d39a1c", moderate: "#d39a1c", red: "#c0392b", poor: "#c0392b", bad: "#c0392b" };
-const previous = new Map(); // city KPI name -> last value seen, for trends the API does not give
+const previous = new Map(); // "scope:KPI name" -> last value seen, for trends the API does not give
+let scope = "city"; // the tiles show the city, or one district (its URN)
 
 // Where an object-valued KPI keeps its headline value, in order of preference, and its unit.
 const PRIMARY = ["value", "level", "status", "index", "laeq_db", "load_kw"];
@@ -93,10 +94,11 @@ export function shadeColour(name, value) {
 
 function trend(name, read) {
   let direction = 0;
+  const key = `${scope}:${name}`;
   if (typeof read.trend === "number") direction = Math.sign(read.trend);
   else if (typeof read.trend === "string") direction = /up|ris|incr|wors/i.test(read.trend) ? 1 : /down|fall|decr|bett/i.test(read.trend) ? -1 : 0;
-  else if (typeof read.value === "number" && typeof previous.get(name) === "number") direction = Math.sign(read.value - previous.get(name));
-  if (typeof read.value === "number") previous.set(name, read.value);
+  else if (typeof read.value === "number" && typeof previous.get(key) === "number") direction = Math.sign(read.value - previous.get(key));
+  if (typeof read.value === "number") previous.set(key, read.value);
   const [arrow, words] = direction > 0 ? ["↑", "rising"] : direction < 0 ? ["↓", "falling"] : ["→", "steady"];
   return h("span", { class: "trend", title: words }, h("span", { "aria-hidden": "true" }, arrow), h("span", { class: "visually-hidden" }, words));
 }
@@ -112,6 +114,24 @@ function tile(name, read) {
   );
 }
 
+// The tiles' scope: the city, or one district, chosen by the operator (a district's own KPIs
+// with their trends, as the command centre's wall shows them for the district on duty).
+function scopeChooser(read) {
+  const names = new Map((state.kpis?.items || []).filter((r) => r && r.district).map((r) => [r.district, r.name]));
+  const options = [h("option", { value: "city" }, "City")];
+  for (const urn of [...read.districts.keys()].sort()) {
+    options.push(h("option", { value: urn }, names.get(urn) || shortId(urn)));
+  }
+  const select = h("select", { id: "kpi-scope", "aria-label": "KPIs of" }, ...options);
+  select.value = read.districts.has(scope) ? scope : "city";
+  select.addEventListener("change", () => {
+    scope = select.value;
+    renderKpis();
+    $("#kpi-scope")?.focus();
+  });
+  return h("label", { class: "kpi-scope" }, h("span", { class: "tile-label" }, "KPIs of"), select);
+}
+
 export function renderKpis() {
   const root = $("#kpis");
   const read = state.kpis === null ? null : normalise(state.kpis);
@@ -120,7 +140,10 @@ export function renderKpis() {
     root.replaceChildren(h("div", { class: "tile tile-empty", dataset: { kpi: "none" } }, h("span", { class: "tile-label" }, "KPIs"), h("span", { class: "tile-value" }, why)));
     return;
   }
-  root.replaceChildren(...[...read.city].map(([name, value]) => tile(name, value)));
+  if (scope !== "city" && !read.districts.has(scope)) scope = "city";
+  const values = scope === "city" ? read.city : read.districts.get(scope);
+  root.dataset.scope = scope;
+  root.replaceChildren(scopeChooser(read), ...[...values].map(([name, value]) => tile(name, value)));
 }
 
 export function initKpis() {

@@ -33,7 +33,10 @@ class Cable:
         os.close(self.slave)
 
     def send(self, data: bytes) -> None:
-        os.write(self.master, data)
+        # A pty takes what its buffer has room for: a write may be short when the reader lags.
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self.master, view) :]
 
 
 def _line(seq: int, value: float) -> bytes:

@@ -36,6 +36,7 @@ class SerialSource:
         self._thread: threading.Thread | None = None
         self.opened = 0  # how many times the port was (re)opened
         self.noise_lines = 0  # lines that were not frames (boot banners, debug prints)
+        self._skipping = False  # inside a line already handed on as too long
 
     async def __aenter__(self) -> Self:
         self._handoff.bind(asyncio.get_running_loop())
@@ -85,6 +86,7 @@ class SerialSource:
 
     def _read(self, device: serial.Serial) -> None:
         buffer = b""
+        self._skipping = False
         while not self._stop.is_set():
             try:
                 chunk = device.read(max(1, device.in_waiting))
@@ -96,12 +98,19 @@ class SerialSource:
 
     def _split(self, buffer: bytes) -> bytes:
         *lines, rest = buffer.split(b"\n")
+        if self._skipping and lines:
+            # The tail of a line already handed on as too long: part of that line, not noise.
+            lines, self._skipping = lines[1:], False
+        elif self._skipping:
+            return b""
         now = time.time()
         for line in lines:
             self._emit(line.rstrip(b"\r"), now)
         if len(rest) > MAX_LINE:
-            # No line end in sight: hand it on so the decoder dead-letters it as too large.
+            # No line end in sight: hand it on so the decoder dead-letters it as too large, and
+            # drop the rest of it when it comes.
             self._emit(rest, now)
+            self._skipping = True
             return b""
         return rest
 

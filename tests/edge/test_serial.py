@@ -9,7 +9,7 @@ from pathlib import Path
 
 from edge.settings import EdgeSettings
 from shared.reading import Reading
-from shared.wire.serial import encode_line
+from shared.wire.serial import MAX_LINE, encode_line
 from tests.conftest import Mosquitto
 from tests.edge.conftest import RunningAgent, edge_settings, wait_until
 
@@ -73,5 +73,33 @@ async def test_serial_frames_noise_and_replug(
     await wait_until(lambda: port.opened == 2)
     cable.send(_line(3, 6.0))
     await wait_until(lambda: counters.readings == 3)
+    await running.stop()
+    cable.unplug()
+
+
+async def test_a_line_too_long_is_one_dead_letter_even_when_it_arrives_in_pieces(
+    mosquitto: Mosquitto,
+    tmp_path: Path,
+    start_agent: Callable[[EdgeSettings], RunningAgent],
+) -> None:
+    cable = Cable(tmp_path / "ttyUSB0")
+    cable.plug()
+    settings = edge_settings(
+        mosquitto, tmp_path / "edge", serial=[{"port": str(cable.link), "reopen_s": 0.2}]
+    )
+    running = start_agent(settings)
+    [port] = running.agent.serial
+    counters = running.agent.pipeline.counters
+    await wait_until(lambda: port.opened == 1)
+
+    endless = b"$CT1," + b"9" * (MAX_LINE + 200)
+    cable.send(endless[: MAX_LINE + 100])  # more than a line may hold, with no end yet
+    await wait_until(lambda: counters.dead_letters == 1)
+    cable.send(endless[MAX_LINE + 100 :] + b"*0000\r\n" + _line(0, 3.0))
+    await wait_until(lambda: counters.readings == 1)
+
+    [letter] = running.agent.store.dead_letters(5)
+    assert letter.reason == "too_large"
+    assert port.noise_lines == 0  # its tail belonged to it: not a line of its own
     await running.stop()
     cable.unplug()

@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any, TypedDict
 
@@ -14,7 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from citytwin import __version__
-from cloud import city, live
+from cloud import city, live, rules_watch
 from cloud.authenticator import Authenticator
 from cloud.errors import (
     AuthError,
@@ -70,7 +71,11 @@ def create_app(settings: CloudSettings, *, store_factory: StoreFactory | None = 
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[State]:
-        async with make_store(settings) as store, live.running(store, settings) as hub:
+        async with (
+            make_store(settings) as store,
+            live.running(store, settings) as hub,
+            rules_watch.running(store, settings, partial(live.after_action, hub, store)),
+        ):
             await authenticator.start(store)
             if settings.city is not None:
                 await seed_city(store, settings.city)

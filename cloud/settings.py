@@ -6,12 +6,21 @@ import enum
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from cloud.kpis import EAQI_LEVELS, Bathing
 from shared.reading import SENSOR_ID
 from shared.wire.uplink import MAX_BODY
 
@@ -73,6 +82,43 @@ def _database_url(value: Any) -> Any:
 Database = Annotated[Path | PostgresUrl, BeforeValidator(_database_url)]
 
 
+# The levels a KPI rule may name, worst last.
+KPI_LEVELS: dict[str, tuple[str, ...]] = {
+    "air_quality": EAQI_LEVELS,
+    "bathing_water": tuple(Bathing),
+}
+
+
+class KpiRule(BaseModel):
+    """A cloud rule: ``kpi`` at ``at_least`` or worse opens an incident (docs/api.md)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # air_quality: each district's European AQI; bathing_water: each bathing site's status.
+    kpi: Literal["air_quality", "bathing_water"]
+    at_least: str
+    severity: Literal["info", "warning", "critical"] = "warning"
+    # The department URN its incidents go to; None: the entity's own (as for edge alerts).
+    department: str | None = None
+
+    @model_validator(mode="after")
+    def _level(self) -> Self:
+        levels = KPI_LEVELS[self.kpi]
+        if self.at_least not in levels:
+            raise ValueError(
+                f"at_least: {self.at_least!r} is not a level of {self.kpi} ({', '.join(levels)})"
+            )
+        return self
+
+
+DEFAULT_KPI_RULES = (
+    KpiRule(
+        kpi="air_quality", at_least="poor", department="urn:ngsi-ld:Department:dept-environment"
+    ),
+    KpiRule(kpi="bathing_water", at_least="red", severity="critical"),
+)
+
+
 class CloudSettings(BaseSettings):
     """Everything the aggregator process needs, validated before it starts."""
 
@@ -104,6 +150,12 @@ class CloudSettings(BaseSettings):
     open_epsilon: Annotated[float, Field(gt=0, le=10)] = 1.0
     open_min_sensors: Annotated[int, Field(ge=3)] = 3
     open_people_window_s: Seconds = 900.0
+    # Cloud rules (cloud/rules.py): how often they run, when a sensor that reported counts
+    # as silent, how old a value a KPI rule may use, and the KPI rules (one per KPI).
+    rules_interval_s: Seconds = 15.0
+    silent_after_s: Seconds = 900.0
+    kpi_max_age_s: Seconds = 3600.0
+    kpi_rules: tuple[KpiRule, ...] = DEFAULT_KPI_RULES
 
     @field_validator("database")
     @classmethod
@@ -145,6 +197,15 @@ class CloudSettings(BaseSettings):
     def _admin_key(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and not _TOKEN.fullmatch(value.get_secret_value()):
             raise ValueError(f"must be {MIN_TOKEN_LENGTH}+ characters of A-Z a-z 0-9 . _ ~ + / -")
+        return value
+
+    @field_validator("kpi_rules")
+    @classmethod
+    def _kpi_rules(cls, value: tuple[KpiRule, ...]) -> tuple[KpiRule, ...]:
+        kpis = [rule.kpi for rule in value]
+        if len(set(kpis)) != len(kpis):
+            # One cause per KPI: two rules would fight over one incident.
+            raise ValueError("two rules on one KPI: give each KPI one rule")
         return value
 
     @model_validator(mode="after")

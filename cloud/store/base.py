@@ -19,6 +19,7 @@ from cloud.geo import Box
 from cloud.history import History, HistoryQuery
 from cloud.incidents import Action, Incident
 from cloud.kpis import KpiInputs
+from cloud.rules import Finding, Heard, Ruled
 from cloud.twin import Entity, Incoming, MetricState
 from shared.wire.uplink import Batch, DesiredState
 
@@ -245,6 +246,15 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def live(self, entity_ids: Sequence[str]) -> Mapping[str, Live]:
         """District, department and live status of those of ``entity_ids`` that exist."""
+
+    @abc.abstractmethod
+    async def silence(self, before: float) -> Mapping[str, Heard]:
+        """Newest observation and gateway of each sensor silent since ``before`` or with an
+        active sensor:silent incident (sensors that never reported are left out)."""
+
+    @abc.abstractmethod
+    async def apply_findings(self, findings: Sequence[Finding], at: float) -> Sequence[Ruled]:
+        """Apply cloud rules' findings to incidents in one transaction (cloud/rules.py)."""
 
     @abc.abstractmethod
     async def check(self) -> None:

@@ -17,6 +17,7 @@ from cloud.fleet import Gateway
 from cloud.history import History, HistoryQuery
 from cloud.incidents import Incident
 from cloud.kpis import KpiInputs
+from cloud.rules import Finding, Heard, Ruled
 from cloud.store.base import (
     Change,
     EntityQuery,
@@ -34,6 +35,7 @@ from cloud.store.postgres import (
     kpis,
     live,
     reads,
+    rules,
     seeding,
     writes,
 )
@@ -185,6 +187,14 @@ class PostgresStore(Store):
     async def live(self, entity_ids: Sequence[str]) -> Mapping[str, Live]:
         """District, department and live status of those of ``entity_ids`` that exist."""
         return await self._db.run(lambda conn: live.live(conn, entity_ids))
+
+    async def silence(self, before: float) -> Mapping[str, Heard]:
+        """Newest observation and gateway of sensors silent since ``before`` or marked silent."""
+        return await self._db.run(lambda conn: rules.silence(conn, before))
+
+    async def apply_findings(self, findings: Sequence[Finding], at: float) -> Sequence[Ruled]:
+        """Apply cloud rules' findings to incidents in one transaction."""
+        return await self._db.run(lambda conn: rules.apply(conn, findings, at))
 
     async def check(self) -> None:
         """Raise StoreError unless a read succeeds now."""

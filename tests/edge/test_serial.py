@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from edge.settings import EdgeSettings
+from edge.sources.serial import SerialSource
 from shared.reading import Reading
 from shared.wire.serial import MAX_LINE, encode_line
 from tests.conftest import Mosquitto
@@ -39,6 +40,23 @@ class Cable:
             view = view[os.write(self.master, view) :]
 
 
+async def _agent_on(
+    cable: Cable,
+    mosquitto: Mosquitto,
+    tmp_path: Path,
+    start_agent: Callable[[EdgeSettings], RunningAgent],
+) -> tuple[RunningAgent, SerialSource]:
+    """Plug ``cable`` in and start an agent reading it; the agent once the port is open."""
+    cable.plug()
+    settings = edge_settings(
+        mosquitto, tmp_path / "edge", serial=[{"port": str(cable.link), "reopen_s": 0.2}]
+    )
+    running = start_agent(settings)
+    [port] = running.agent.serial
+    await wait_until(lambda: port.opened == 1)
+    return running, port
+
+
 def _line(seq: int, value: float) -> bytes:
     return encode_line(Reading("wq-1", "water_quality", seq, None, {"turbidity": value}))
 
@@ -49,14 +67,8 @@ async def test_serial_frames_noise_and_replug(
     start_agent: Callable[[EdgeSettings], RunningAgent],
 ) -> None:
     cable = Cable(tmp_path / "ttyUSB0")
-    cable.plug()
-    settings = edge_settings(
-        mosquitto, tmp_path / "edge", serial=[{"port": str(cable.link), "reopen_s": 0.2}]
-    )
-    running = start_agent(settings)
-    [port] = running.agent.serial
+    running, port = await _agent_on(cable, mosquitto, tmp_path, start_agent)
     counters = running.agent.pipeline.counters
-    await wait_until(lambda: port.opened == 1)
 
     corrupt = bytearray(_line(2, 5.0))
     corrupt[10] ^= 0x01  # one flipped bit: the CRC must catch it
@@ -83,14 +95,8 @@ async def test_a_line_too_long_is_one_dead_letter_even_when_it_arrives_in_pieces
     start_agent: Callable[[EdgeSettings], RunningAgent],
 ) -> None:
     cable = Cable(tmp_path / "ttyUSB0")
-    cable.plug()
-    settings = edge_settings(
-        mosquitto, tmp_path / "edge", serial=[{"port": str(cable.link), "reopen_s": 0.2}]
-    )
-    running = start_agent(settings)
-    [port] = running.agent.serial
+    running, port = await _agent_on(cable, mosquitto, tmp_path, start_agent)
     counters = running.agent.pipeline.counters
-    await wait_until(lambda: port.opened == 1)
 
     endless = b"$CT1," + b"9" * (MAX_LINE + 200)
     cable.send(endless[: MAX_LINE + 100])  # more than a line may hold, with no end yet

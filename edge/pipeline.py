@@ -8,6 +8,7 @@ from typing import Any
 
 from edge.anomaly.alerts import Alerter
 from edge.anomaly.detector import Detector
+from edge.columns import Columns
 from edge.decode import Rejection, decode
 from edge.sequence import SequenceTracker, Verdict
 from edge.settings import EdgeSettings
@@ -15,6 +16,8 @@ from edge.sources.base import RawMessage, Transport
 from edge.store import MessageRow, Recovery
 from edge.windows import Windows, WindowSummary
 from shared.reading import Reading
+
+_RESTORE_CHUNK = 8192  # metric values per window update while replaying the store
 
 
 @dataclass(slots=True)
@@ -40,26 +43,6 @@ class Outcome:
     alerts: list[dict[str, Any]] = field(default_factory=list)
 
 
-@dataclass(slots=True)
-class _Scoring:
-    """One batch's readings flattened to (sensor, metric) streams for the detector."""
-
-    sensor: list[str] = field(default_factory=list)
-    kind: list[str] = field(default_factory=list)
-    metric: list[str] = field(default_factory=list)
-    ts: list[float] = field(default_factory=list)
-    value: list[float] = field(default_factory=list)
-
-    def add(self, reading: Reading) -> None:
-        assert reading.ts is not None
-        for metric, value in reading.metrics.items():
-            self.sensor.append(reading.sensor)
-            self.kind.append(reading.kind)
-            self.metric.append(metric)
-            self.ts.append(reading.ts)
-            self.value.append(value)
-
-
 class Pipeline:
     """Decode, validate, de-duplicate and window readings, keeping counts of everything."""
 
@@ -72,7 +55,6 @@ class Pipeline:
         self._gaps: list[dict[str, Any]] = []
         self._detector: Detector | None = None
         self._alerter: Alerter | None = None
-        self._scoring: _Scoring = _Scoring()
 
     def use_detector(self, detector: Detector) -> None:
         """Score every accepted reading with ``detector`` from now on."""
@@ -88,6 +70,7 @@ class Pipeline:
         """Feed one batch through; returns what the store must keep before the batch is acked."""
         stored: list[MessageRow] = []
         rejections: list[Rejection] = []
+        cols = Columns()
         counters = self.counters
         counters.messages += len(batch)
         for message in batch:
@@ -99,36 +82,29 @@ class Pipeline:
                 )
                 continue
             rid = self._next_id
-            accepted = self._window(result, rid, message.received_at)
+            accepted = 0
+            for reading in result:
+                if self._is_new(reading):
+                    cols.add(reading, rid, message.received_at)
+                    accepted += 1
             if accepted:
                 self._next_id += 1
                 counters.readings += accepted
                 m = message
                 stored.append(MessageRow(rid, m.received_at, m.transport, m.channel, m.payload))
         counters.dead_letters += len(rejections)
-        return Outcome(stored, rejections, self._score())
+        return Outcome(stored, rejections, self._window(cols))
 
-    def _window(self, readings: list[Reading], rid: int, received: float) -> int:
-        accepted = 0
-        for reading in readings:
-            if self._is_new(reading):
-                self.windows.add(reading, rid=rid, now=received)
-                accepted += 1
-                if self._detector is not None:
-                    self._scoring.add(reading)
-        return accepted
-
-    def _score(self) -> list[dict[str, Any]]:
-        """Score the batch's readings in one model call; returns the alerts they raise."""
-        batch, self._scoring = self._scoring, _Scoring()
-        if self._detector is None or self._alerter is None or not batch.sensor:
+    def _window(self, cols: Columns) -> list[dict[str, Any]]:
+        """Score the batch in one model call, add it to its windows; returns the alerts."""
+        if self._detector is None or self._alerter is None or not len(cols):
+            self.windows.add_columns(cols)
             return []
-        scored = self._detector.score_detail(batch.sensor, batch.metric, batch.ts, batch.value)
+        scored = self._detector.score_detail(cols.sensor, cols.metric, cols.ts, cols.value)
         on = self._alerter.policy.on
-        for i, score in enumerate(scored.score.tolist()):
-            self.windows.note_score(batch.sensor[i], batch.metric[i], batch.ts[i], score, on)
+        self.windows.add_columns(cols, scored.score, on)
         return self._alerter.update(
-            batch.sensor, batch.kind, batch.metric, batch.ts, batch.value, scored.score,
+            cols.sensor, cols.kind, cols.metric, cols.ts, cols.value, scored.score,
             scored.low, scored.high, scored.cause,
         )  # fmt: skip
 
@@ -155,6 +131,7 @@ class Pipeline:
         length = self.windows.length
         for sensor, metric, start in recovery.closed:
             self.windows.mark_closed(sensor, metric, start + length)
+        cols = Columns()
         for row in recovery.messages:
             transport: Transport = "serial" if row.transport == "serial" else "mqtt"
             raw = RawMessage(transport, row.channel, row.payload, row.received)
@@ -172,10 +149,12 @@ class Pipeline:
                     if recovery.closed.get((reading.sensor, metric, start), 0) < row.id
                 }
                 if metrics:
-                    self.windows.add(
-                        replace(reading, metrics=metrics), rid=row.id, now=row.received
-                    )
+                    cols.add(replace(reading, metrics=metrics), row.id, row.received)
                     self.counters.replayed += 1
+            if len(cols) >= _RESTORE_CHUNK:
+                self.windows.add_columns(cols)
+                cols = Columns()
+        self.windows.add_columns(cols)
 
     def replay_from(self) -> int:
         """The lowest reading id a restart would have to replay."""

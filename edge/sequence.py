@@ -39,6 +39,11 @@ class Observation:
     since: float = -math.inf  # with ``missing``: the latest time seen before the jump
 
 
+_NEW = Observation(Verdict.NEW)  # the common answer, made once (it is immutable)
+_DUPLICATE = Observation(Verdict.DUPLICATE)
+_RESTART = Observation(Verdict.RESTART)
+
+
 class SequenceTracker:
     """Remembers sequence numbers per sensor."""
 
@@ -50,22 +55,22 @@ class SequenceTracker:
         state = self._sensors.get(sensor)
         if state is None:
             self._sensors[sensor] = _SensorSeq(seq, 1, ts)
-            return Observation(Verdict.NEW)
+            return _NEW
         if seq > state.high:
             missing, since = seq - state.high - 1, state.latest_ts
             state.seen = ((state.seen << (seq - state.high)) | 1) & ((1 << WINDOW) - 1)
             state.high = seq
             state.latest_ts = max(state.latest_ts, ts)
-            return Observation(Verdict.NEW, missing, since)
+            return Observation(Verdict.NEW, missing, since) if missing else _NEW
         back = state.high - seq
         bit = 1 << back if back < WINDOW else 0
         # Far below, or a number already seen but observed after everything seen so far: the
         # sensor rebooted. A redelivered copy carries its original, older time.
         if back >= WINDOW or (state.seen & bit and ts > state.latest_ts):
             self._sensors[sensor] = _SensorSeq(seq, 1, ts)
-            return Observation(Verdict.RESTART)
+            return _RESTART
         if state.seen & bit:
-            return Observation(Verdict.DUPLICATE)
+            return _DUPLICATE
         state.seen |= bit
         state.latest_ts = max(state.latest_ts, ts)
-        return Observation(Verdict.NEW)
+        return _NEW

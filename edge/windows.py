@@ -16,6 +16,9 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
+from edge.columns import NO_SEQ, Columns, Scores, group, restarts
 from shared.reading import Reading
 from shared.stats import Stats
 
@@ -70,7 +73,7 @@ class WindowSummary:
 
 @dataclass(slots=True)
 class _Open:
-    # Welford's running statistics, kept as plain floats: this is the per-reading hot path.
+    # Running statistics as plain floats, merged per batch with Chan's formula.
     kind: str
     count: int
     mean: float
@@ -91,6 +94,10 @@ class _Open:
     max_score: float | None = None
 
 
+# A number this far below the lowest of its window: the sensor restarted its numbering.
+_RESTART_JUMP = 1024
+
+
 class Windows:
     """Open windows, keyed by sensor, metric and start."""
 
@@ -100,53 +107,73 @@ class Windows:
         self._open: dict[Key, _Open] = {}
         self._watermark: dict[str, float] = {}
         self._closed_until: dict[tuple[str, str], float] = {}
+        self._streams: dict[tuple[str, str], int] = {}
 
     def __len__(self) -> int:
         return len(self._open)
 
     def add(self, reading: Reading, *, rid: int, now: float) -> None:
         """Add one stored reading (id ``rid``, all its metrics) that arrived at ``now``."""
-        ts, sensor, seq = reading.ts, reading.sensor, reading.seq
-        assert ts is not None  # the decoder stamps readings that came without a time
-        start = math.floor(ts / self.length) * self.length
-        if ts > self._watermark.get(sensor, -math.inf):
-            self._watermark[sensor] = ts
-        for metric, value in reading.metrics.items():
-            key = (sensor, metric, start)
-            window = self._open.get(key)
+        cols = Columns()
+        cols.add(reading, rid, now)
+        self.add_columns(cols)
+
+    def add_columns(self, cols: Columns, score: Scores | None = None, on: float = 1.0) -> None:
+        """Add a batch of stored metric values; with ``score``, count those at or above ``on``."""
+        if not len(cols):
+            return
+        streams = self._streams
+        keys = list(zip(cols.sensor, cols.metric, strict=True))
+        for pair in keys:
+            if pair not in streams:
+                streams[pair] = len(streams)
+        ids = np.fromiter(map(streams.__getitem__, keys), dtype=np.int64, count=len(keys))
+        groups, gid, seq = group(ids, cols, self.length, score, on)
+        length, opened = self.length, self._open
+        sensors, metrics, kinds = cols.sensor, cols.metric, cols.kind
+        keys3 = [
+            (sensors[row], metrics[row], window * length)
+            for row, window in zip(groups.row, groups.window, strict=True)
+        ]
+        found = list(map(opened.get, keys3))
+        lo_before = np.array([NO_SEQ if w is None else w.seq_lo for w in found], dtype=np.int64)
+        fell = restarts(gid, seq, groups.starts, lo_before, _RESTART_JUMP)
+        watermark, closed_until = self._watermark, self._closed_until
+        for key, window, row, stats, restarted in zip(
+            keys3, found, groups.row, groups.stats(), fell, strict=True
+        ):
+            (count, mean, m2, low, high, first_ts, last_ts, last_value, seq_lo, seq_hi,
+             first_id, last_id, touched, anomalies, max_score) = stats  # fmt: skip
+            sensor = key[0]
+            if last_ts > watermark.get(sensor, -math.inf):
+                watermark[sensor] = last_ts
+            top = None if math.isnan(max_score) else max_score
             if window is None:
-                late = start < self._closed_until.get((sensor, metric), -math.inf)
-                self._open[key] = _Open(
-                    reading.kind, 1, value, 0.0, value, value, ts, ts, value, seq, seq,
-                    False, late, now, rid, rid,
+                late = key[2] < closed_until.get((sensor, key[1]), -math.inf)
+                opened[key] = _Open(
+                    kinds[row], count, mean, m2, low, high, first_ts, last_ts, last_value,
+                    seq_lo, seq_hi, restarted, late, touched, first_id, last_id, anomalies, top,
                 )  # fmt: skip
                 continue
-            window.count += 1
-            delta = value - window.mean
-            window.mean += delta / window.count
-            window.m2 += delta * (value - window.mean)
-            if value < window.low:
-                window.low = value
-            elif value > window.high:
-                window.high = value
-            window.touched = now
-            window.last_id = max(window.last_id, rid)
-            window.first_ts = min(window.first_ts, ts)
-            if ts >= window.last_ts:
-                window.last_ts, window.last_value = ts, value
-            if seq < window.seq_lo - 1024:
-                window.restarted = True  # numbering restarted: completeness unknown
-            window.seq_lo, window.seq_hi = min(window.seq_lo, seq), max(window.seq_hi, seq)
-
-    def note_score(self, sensor: str, metric: str, ts: float, score: float, on: float) -> None:
-        """Count a scored reading in its open window: anomalous at or above ``on``."""
-        key = (sensor, metric, math.floor(ts / self.length) * self.length)
-        window = self._open.get(key)
-        if window is None:
-            return  # its window closed already: the alert itself still goes upstream
-        window.anomalies += score >= on
-        if window.max_score is None or score > window.max_score:
-            window.max_score = score
+            na = window.count
+            total = na + count
+            delta = mean - window.mean
+            window.mean += delta * count / total
+            window.m2 += m2 + delta * delta * na * count / total
+            window.count = total
+            window.low = min(window.low, low)
+            window.high = max(window.high, high)
+            window.first_ts = min(window.first_ts, first_ts)
+            if last_ts >= window.last_ts:
+                window.last_ts, window.last_value = last_ts, last_value
+            window.seq_lo = min(window.seq_lo, seq_lo)
+            window.seq_hi = max(window.seq_hi, seq_hi)
+            window.restarted = window.restarted or restarted
+            window.touched = touched
+            window.last_id = max(window.last_id, last_id)
+            window.anomalies += anomalies
+            if top is not None and (window.max_score is None or top > window.max_score):
+                window.max_score = top
 
     def mark_closed(self, sensor: str, metric: str, end: float) -> None:
         """Remember that a window of this metric ending at ``end`` was already summarised."""

@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Final
 
 from shared import catalogue
 from shared.errors import SchemaError
@@ -81,27 +82,46 @@ def _as_float(value: float) -> float:
 
 
 def check_metrics(kind_name: str, value: object) -> dict[str, float]:
-    """Validate a metrics object against the catalogue entry of ``kind_name``."""
-    sensor_kind = catalogue.kind(kind_name)
-    if sensor_kind is None:
+    """Validate a metrics object against the catalogue entry of ``kind_name``.
+
+    Returns ``value`` itself when every metric is already a float (the usual case, and the
+    gateway's per-value hot path), else a new dict with integers made floats.
+    """
+    ranges = _RANGES.get(kind_name)
+    if ranges is None:
         raise SchemaError(f"kind: unknown sensor kind {kind_name!r}", reason="unknown_kind")
     if not isinstance(value, dict) or not value:
         raise SchemaError("metrics: expected a non-empty object", reason="bad_metrics")
-    out: dict[str, float] = {}
+    converted = False
     for name, raw in value.items():
-        metric = sensor_kind.metric(name)
-        if metric is None:
+        bounds = ranges.get(name)
+        if bounds is None:
             raise SchemaError(
                 f"metrics.{name}: not a metric of {kind_name}", reason="unknown_metric"
             )
-        if isinstance(raw, bool) or not isinstance(raw, (int, float)):
-            raise SchemaError(f"metrics.{name}: {raw!r} is not a number", reason="bad_value")
-        number = _as_float(raw)
-        if not metric.accepts(number):  # NaN fails both comparisons, so lands here too
+        number = raw
+        if raw.__class__ is not float:
+            if isinstance(raw, bool) or not isinstance(raw, (int, float)):
+                raise SchemaError(f"metrics.{name}: {raw!r} is not a number", reason="bad_value")
+            converted = True
+            number = _as_float(raw)
+        if not bounds[0] <= number <= bounds[1]:  # NaN fails both comparisons, so lands here too
+            metric = catalogue.KINDS[kind_name].metric(name)
+            assert metric is not None
             raise SchemaError(
                 f"metrics.{name}: {raw!r} outside the possible range "
                 f"[{metric.low:g}, {metric.high:g}] {metric.unit}",
                 reason="out_of_range",
             )
-        out[name] = number
-    return out
+    if not converted:
+        return value
+    return {name: _as_float(raw) for name, raw in value.items()}
+
+
+# Per kind, every metric it may send with its possible range (its own before device metrics).
+_RANGES: Final = {
+    k.name: {
+        m.name: (m.low, m.high) for m in (*catalogue.DEVICE_METRICS.values(), *k.metrics.values())
+    }
+    for k in catalogue.KINDS.values()
+}

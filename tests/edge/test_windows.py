@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+from dataclasses import dataclass
 
 import pytest
 
@@ -114,3 +115,78 @@ def test_oldest_open_id_tracks_what_replay_must_cover() -> None:
     [closed] = windows.close_due(now=70.0)
     assert closed.through_id == 102
     assert windows.oldest_open_id() == 101
+
+
+@dataclass
+class _Ref:
+    values: list[float]
+    first_ts: float
+    last_ts: float
+    last_value: float
+    seq_lo: int
+    seq_hi: int
+    last_id: int
+    restarted: bool = False
+
+
+Row = tuple[str, str, int, float, float, int, float]
+
+
+def _reference(rows: list[Row], length: float) -> dict[tuple[str, str, float], _Ref]:
+    """One window per (sensor, metric, start), updated one value at a time, in arrival order."""
+    out: dict[tuple[str, str, float], _Ref] = {}
+    for sensor, metric, seq, ts, value, rid, _received in rows:
+        key = (sensor, metric, math.floor(ts / length) * length)
+        w = out.get(key)
+        if w is None:
+            out[key] = _Ref([value], ts, ts, value, seq, seq, rid)
+            continue
+        w.values.append(value)
+        w.first_ts = min(w.first_ts, ts)
+        if ts >= w.last_ts:
+            w.last_ts, w.last_value = ts, value
+        if seq < w.seq_lo - 1024:
+            w.restarted = True
+        w.seq_lo, w.seq_hi = min(w.seq_lo, seq), max(w.seq_hi, seq)
+        w.last_id = max(w.last_id, rid)
+    return out
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_batched_updates_equal_one_value_at_a_time(seed: int) -> None:
+    """However a stream is cut into batches, every window ends as a one-by-one update leaves it:
+    out-of-order times, ties, sequence restarts and several metrics per reading included."""
+    from edge.columns import Columns
+
+    rng = random.Random(seed)
+    rows: list[Row] = []
+    seq = {"a": 5000, "b": 0, "c": 70000}
+    for rid in range(1, 400):
+        sensor = rng.choice("abc")
+        seq[sensor] = rng.randrange(0, 200) if rng.random() < 0.03 else seq[sensor] + 1
+        ts = round(rng.uniform(0, 300), 0 if rng.random() < 0.3 else 3)  # ties happen
+        metrics = rng.sample(["LAeq", "LAmax", "rssi"], rng.randint(1, 3))
+        rows += [(sensor, m, seq[sensor], ts, rng.gauss(50, 9), rid, float(rid)) for m in metrics]
+    expected = _reference(rows, 60.0)
+    windows = Windows(length=60, lateness=5)
+    i = 0
+    while i < len(rows):
+        cut = rng.choice([1, 2, 7, 50, 400])
+        cols = Columns()
+        for sensor, metric, s, ts, value, rid, received in rows[i : i + cut]:
+            cols.add(Reading(sensor, "noise", s, ts, {metric: value}), rid, received)
+        windows.add_columns(cols)
+        i += cut
+    closed = {(w.sensor, w.metric, w.start): w for w in windows.close_all()}
+    assert closed.keys() == expected.keys()
+    for key, w in closed.items():
+        ref = expected[key]
+        exact = stats.of(ref.values)
+        assert w.stats.count == exact.count
+        assert w.stats.mean == pytest.approx(exact.mean, rel=1e-12)
+        assert w.stats.m2 == pytest.approx(exact.m2, rel=1e-9)
+        assert (w.stats.low, w.stats.high) == (exact.low, exact.high)
+        assert (w.first_ts, w.last_ts, w.last_value) == (ref.first_ts, ref.last_ts, ref.last_value)
+        assert w.expected == (None if ref.restarted else ref.seq_hi - ref.seq_lo + 1)
+        assert w.through_id == ref.last_id
+    assert any(ref.restarted for ref in expected.values())  # the case is exercised

@@ -2,9 +2,10 @@
 
 One MQTT connection carries a whole fleet, sensor after sensor, each with its own sequence
 numbers. Values come from the world model (one simulated day on a 15-minute grid, replayed in
-a loop, without anomalies); observation times are the wall clock at publication. Each reading
-goes through the sensor's ``Firmware``, so faults can be mixed in at any rate. With ``batch``
-above 1, a message carries that many readings of one sensor.
+a loop, without anomalies); observation times are the wall clock at publication (a batch's
+readings spread evenly since the sensor's previous message). Each reading goes through the
+sensor's ``Firmware``, so faults can be mixed in at any rate. With ``batch`` above 1, a
+message carries that many readings of one sensor.
 
 Pacing: reading ``i`` is not published before ``i / rate`` seconds of connected time after
 the start; the loop checks the clock every few messages and waits, serving the connection,
@@ -38,6 +39,7 @@ CYCLE_GRID_S: Final = 900.0
 _CYCLE: Final = 96  # samples replayed per sensor: one day on the 15-minute grid
 _CHECK_EVERY: Final = 64  # messages between two looks at the clock and the socket
 _DRAIN_S: Final = 30.0
+_FIRST_SPACING_S: Final = 0.001  # before a sensor's first message: its readings' pace
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +77,7 @@ class _Sensor:
     values: list[dict[str, float]]
     step: int = 0
     carry: list[Reading] = field(default_factory=list)  # produced, not yet sent
+    last_ts: float | None = None  # observation time of its latest reading
 
 
 def flood(
@@ -193,13 +196,23 @@ def _publish(
     return _Count(sent, unsent)
 
 
-def _take(sensor: _Sensor, count: int, ts: float) -> list[Reading]:
-    """Up to ``count`` readings of one sensor, as its firmware sends them."""
+def _take(sensor: _Sensor, count: int, now: float) -> list[Reading]:
+    """Up to ``count`` readings of one sensor, as its firmware sends them.
+
+    A batching sensor samples at a steady pace and sends what it gathered: the readings of one
+    message are spread evenly since its previous message, the last one observed ``now``
+    (readings sharing one time would look to the gateway like bursts after gaps).
+    """
     out, sensor.carry = sensor.carry, []
+    since = now - _FIRST_SPACING_S * count if sensor.last_ts is None else sensor.last_ts
+    pace = max(now - since, 0.0) / count
+    made = 0
     while len(out) < count:
         values = sensor.values[sensor.step % len(sensor.values)]
         sensor.step += 1
-        out += sensor.firmware.readings(ts, values)
+        made += 1
+        out += sensor.firmware.readings(since + pace * min(made, count), values)
+    sensor.last_ts = now
     # A duplicate can make one observation two readings: the extra waits for the next message.
     out, sensor.carry = out[:count], out[count:]
     return out

@@ -45,6 +45,8 @@ def check_sensor_id(value: object) -> str:
 
 def check_seq(value: object) -> int:
     """Return ``value`` if it is a sequence number (integer 0..2^32-1), else raise SchemaError."""
+    if value.__class__ is int and 0 <= value <= MAX_SEQ:  # the usual case, checked first
+        return value
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SEQ:
         raise SchemaError(f"seq: {value!r} is not an integer in 0..{MAX_SEQ}", reason="bad_seq")
     return value
@@ -52,6 +54,8 @@ def check_seq(value: object) -> int:
 
 def parse_ts(value: object) -> float | None:
     """Observation time from epoch seconds (or milliseconds), an RFC 3339 string, or None."""
+    if value.__class__ is float and 0.0 <= value <= _MS_THRESHOLD:  # the usual case, first
+        return value
     if value is None:
         return None
     if isinstance(value, (int, float)) and not isinstance(value, bool):

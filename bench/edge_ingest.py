@@ -1,6 +1,7 @@
 """Edge agent ingest: readings/s through decode, validate, window and store, beside bare paho.
 
     python bench/edge_ingest.py [--readings 200000] [--sensors 200] [--batch 10]
+                                [--batch-wait-ms 100]
 
 Starts its own Mosquitto on a free port and, in the same run, floods it three times with
 `firmware_sim.flood` at QoS 0 (as fast as it goes):
@@ -8,8 +9,8 @@ Starts its own Mosquitto on a free port and, in the same run, floods it three ti
 2. `citytwin edge run`, single-reading messages: rate = readings stored / time from the first to
    the last stored, checked for zero loss and zero duplicates against the readings table;
 3. the agent again with `--batch` readings per message.
-Then it paces 1,000 readings/s for 20 s and reads the CPU and resident memory of the agent and
-its MQTT link process together.
+Then it paces 1,000 readings/s for 20 s, spread evenly as a fleet sends them, and reads the CPU
+and resident memory of the agent and its MQTT link process together.
 The agent's cloud is unreachable on purpose: uploads back off and do not compete for the CPU.
 Prints a table and writes bench/results/edge_ingest.json.
 """
@@ -72,12 +73,12 @@ def bare_paho(port: int, args: argparse.Namespace) -> dict[str, Any]:
     return {"messages": count, "rate": (count - 1) / (last - first)}
 
 
-def _agent(port: int, workdir: Path) -> tuple[subprocess.Popen[bytes], Path]:
+def _agent(port: int, workdir: Path, batch_wait_ms: int) -> tuple[subprocess.Popen[bytes], Path]:
     data = workdir / "edge"
     config = workdir / "gateway.toml"
     config.write_text(
         f'gateway_id = "bench"\ndata_dir = "{data}"\nheartbeat_s = 60\n'
-        f'[mqtt]\nurl = "mqtt://127.0.0.1:{port}"\n'
+        f'[mqtt]\nurl = "mqtt://127.0.0.1:{port}"\nbatch_wait_ms = {batch_wait_ms}\n'
         f'[cloud]\nurl = "http://127.0.0.1:{free_port()}"\nbackoff_max_s = 60\n'
     )
     log = (workdir / "agent.log").open("wb")
@@ -125,7 +126,7 @@ def _stored(db: Path) -> tuple[int, int]:
 
 def agent_run(port: int, args: argparse.Namespace, batch: int, workdir: Path) -> dict[str, Any]:
     workdir.mkdir()
-    proc, db = _agent(port, workdir)
+    proc, db = _agent(port, workdir, args.batch_wait_ms)
     sender = threading.Thread(
         target=flood,
         args=("127.0.0.1", port, args.sensors, None, args.readings, 0, batch),
@@ -157,9 +158,10 @@ def agent_run(port: int, args: argparse.Namespace, batch: int, workdir: Path) ->
             "duplicates": batch * (count - distinct), "rate": rate, "rss_mb": rss}  # fmt: skip
 
 
-def steady(port: int, workdir: Path, rate: float, seconds: float) -> dict[str, Any]:
+def steady(port: int, workdir: Path, rate: float, args: argparse.Namespace) -> dict[str, Any]:
+    seconds = args.steady_seconds
     workdir.mkdir()
-    proc, _db = _agent(port, workdir)
+    proc, _db = _agent(port, workdir, args.batch_wait_ms)
     time.sleep(2.0)
     family = _family(proc.pid)
     sender = threading.Thread(
@@ -185,6 +187,7 @@ def main() -> None:
     parser.add_argument("--sensors", type=int, default=200)
     parser.add_argument("--batch", type=int, default=10)
     parser.add_argument("--steady-seconds", type=float, default=20.0)
+    parser.add_argument("--batch-wait-ms", type=int, default=100, help="the agent's setting")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -193,7 +196,7 @@ def main() -> None:
             bare = bare_paho(port, args)
             single = agent_run(port, args, 1, work / "single")
             batched = agent_run(port, args, args.batch, work / "batched")
-            calm = steady(port, work / "steady", 1000.0, args.steady_seconds)
+            calm = steady(port, work / "steady", 1000.0, args)
         finally:
             broker.terminate()
             broker.wait()

@@ -8,9 +8,7 @@ then windows and the detector work on whole columns with numpy, so Python runs o
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -71,47 +69,36 @@ class Groups:
     update would have kept.
     """
 
-    row: list[int]  # one row of the group (for its sensor, kind, metric)
-    window: list[int]  # window index: start = window * length
-    count: list[int]
-    mean: list[float]
-    m2: list[float]
-    low: list[float]
-    high: list[float]
-    first_ts: list[float]
-    last_ts: list[float]
-    last_value: list[float]  # the value of the latest observation (the last to arrive on a tie)
-    seq_lo: list[int]
-    seq_hi: list[int]
-    first_id: list[int]
-    last_id: list[int]
-    touched: list[float]  # arrival time of the group's last row
-    anomalies: list[int]
-    max_score: list[float]  # nan when the batch was not scored
-    order: Ints  # rows sorted by group, arrival order kept within each
-    starts: Ints  # the first position in ``order`` of each group
+    row: Ints  # one row of the group (for its sensor, kind, metric)
+    stream: Ints
+    window: Ints  # window index: start = window * length
+    count: Ints
+    mean: Floats
+    m2: Floats
+    low: Floats
+    high: Floats
+    first_ts: Floats
+    last_ts: Floats
+    last_value: Floats  # the value of the latest observation (the last to arrive on a tie)
+    seq_lo: Ints
+    seq_hi: Ints
+    first_id: Ints
+    last_id: Ints
+    touched: Floats  # arrival time of the group's last row
+    anomalies: Ints
+    max_score: Floats  # nan when the batch was not scored
+    gid: Ints  # per row in group order: its group
+    seq: Ints  # per row in group order: its sequence number
+    starts: Ints  # the first position in group order of each group
 
-    def stats(self) -> Iterator[tuple[Any, ...]]:
-        """Per group: count, mean, m2, low, high, first_ts, last_ts, last_value, seq_lo,
-        seq_hi, first_id, last_id, touched, anomalies, max_score."""
-        return zip(
-            self.count, self.mean, self.m2, self.low, self.high, self.first_ts, self.last_ts,
-            self.last_value, self.seq_lo, self.seq_hi, self.first_id, self.last_id,
-            self.touched, self.anomalies, self.max_score, strict=True,
-        )  # fmt: skip
+    def __len__(self) -> int:
+        return len(self.row)
 
 
-def group(
-    stream: Ints, cols: Columns, length: float, score: Scores | None, on: float
-) -> tuple[Groups, Ints, Ints]:
-    """Group the rows by (stream, window) and reduce each group.
-
-    Also returns, per row in group order, its group index and its sequence number, which
-    ``restarts`` needs.
-    """
+def group(stream: Ints, cols: Columns, length: float, score: Scores | None, on: float) -> Groups:
+    """Group the rows by (stream, window) and reduce each group."""
     ts = np.asarray(cols.ts, dtype=np.float64)
     value = np.asarray(cols.value, dtype=np.float64)
-    seq = np.asarray(cols.seq, dtype=np.int64)
     window = np.floor(ts / length).astype(np.int64)
     order = np.lexsort((window, stream))  # stable: arrival order within a group
     s_stream, s_window = stream[order], window[order]
@@ -120,10 +107,11 @@ def group(
     new[1:] = (s_stream[1:] != s_stream[:-1]) | (s_window[1:] != s_window[:-1])
     starts = np.flatnonzero(new)
     ends = np.append(starts[1:], n)
-    counts = ends - starts
     gid = np.cumsum(new) - 1
-    v, t, q = value[order], ts[order], seq[order]
+    v, t = value[order], ts[order]
+    q = np.asarray(cols.seq, dtype=np.int64)[order]
     rid = np.asarray(cols.rid, dtype=np.int64)[order]
+    counts = ends - starts
     mean = np.add.reduceat(v, starts) / counts
     dev = v - mean[gid]
     last_ts = np.maximum.reduceat(t, starts)
@@ -138,39 +126,39 @@ def group(
         s = score[order].astype(np.float64)
         anomalies = np.add.reduceat((s >= on).astype(np.int64), starts)
         max_score = np.maximum.reduceat(s, starts)
-    groups = Groups(
-        row=order[starts].tolist(),
-        window=s_window[starts].tolist(),
-        count=counts.tolist(),
-        mean=mean.tolist(),
-        m2=np.add.reduceat(dev * dev, starts).tolist(),
-        low=np.minimum.reduceat(v, starts).tolist(),
-        high=np.maximum.reduceat(v, starts).tolist(),
-        first_ts=np.minimum.reduceat(t, starts).tolist(),
-        last_ts=last_ts.tolist(),
-        last_value=v[last_pos].tolist(),
-        seq_lo=np.minimum.reduceat(q, starts).tolist(),
-        seq_hi=np.maximum.reduceat(q, starts).tolist(),
-        first_id=np.minimum.reduceat(rid, starts).tolist(),
-        last_id=np.maximum.reduceat(rid, starts).tolist(),
-        touched=received[ends - 1].tolist(),
-        anomalies=anomalies.tolist(),
-        max_score=max_score.tolist(),
-        order=order,
+    return Groups(
+        row=order[starts],
+        stream=s_stream[starts],
+        window=s_window[starts],
+        count=counts,
+        mean=mean,
+        m2=np.add.reduceat(dev * dev, starts),
+        low=np.minimum.reduceat(v, starts),
+        high=np.maximum.reduceat(v, starts),
+        first_ts=np.minimum.reduceat(t, starts),
+        last_ts=last_ts,
+        last_value=v[last_pos],
+        seq_lo=np.minimum.reduceat(q, starts),
+        seq_hi=np.maximum.reduceat(q, starts),
+        first_id=np.minimum.reduceat(rid, starts),
+        last_id=np.maximum.reduceat(rid, starts),
+        touched=received[ends - 1],
+        anomalies=anomalies,
+        max_score=max_score,
+        gid=gid,
+        seq=q,
         starts=starts,
     )
-    return groups, gid, q
 
 
-def restarts(gid: Ints, seq: Ints, starts: Ints, seq_lo_before: Ints, jump: int) -> list[bool]:
+def restarts(groups: Groups, seq_lo_before: Ints, jump: int) -> npt.NDArray[np.bool_]:
     """Per group: did a sequence number fall more than ``jump`` below every earlier one?
 
-    ``seq`` is in group order; ``seq_lo_before`` is each group's lowest number before this
-    batch (``NO_SEQ`` for a new window). The same test a one-by-one update makes: each
-    number against the lowest seen before it, in the window and earlier in the batch.
+    ``seq_lo_before`` is each group's lowest number before this batch (``NO_SEQ`` for a new
+    window). The same test a one-by-one update makes: each number against the lowest seen
+    before it, in the window and earlier in the batch.
     """
-    if len(seq) == 0:
-        return []
+    seq, gid, starts = groups.seq, groups.gid, groups.starts
     # A prefix minimum that restarts at each group: lift every group above all later ones
     # (numbers are below 2**32, so 2**33 apart keeps groups from mixing).
     lift = (len(starts) - gid) << 33
@@ -180,4 +168,4 @@ def restarts(gid: Ints, seq: Ints, starts: Ints, seq_lo_before: Ints, jump: int)
     before[starts] = NO_SEQ
     lowest = np.minimum(before, seq_lo_before[gid])
     fell = (lowest < NO_SEQ) & (seq < lowest - jump)
-    return np.logical_or.reduceat(fell, starts).tolist()  # type: ignore[no-any-return]
+    return np.logical_or.reduceat(fell, starts)

@@ -14,15 +14,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
-from edge.columns import NO_SEQ, Columns, Scores, group, restarts
+from edge.columns import NO_SEQ, Columns, Groups, Ints, Scores, group, restarts
 from shared.reading import Reading
 from shared.stats import Stats
 
 Key = tuple[str, str, float]  # sensor, metric, window start
+Bools = npt.NDArray[np.bool_]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,31 +74,52 @@ class WindowSummary:
         return body
 
 
-@dataclass(slots=True)
-class _Open:
-    # Running statistics as plain floats, merged per batch with Chan's formula.
-    kind: str
-    count: int
-    mean: float
-    m2: float
-    low: float
-    high: float
-    first_ts: float
-    last_ts: float
-    last_value: float
-    seq_lo: int
-    seq_hi: int
-    restarted: bool
-    late: bool
-    touched: float
-    first_id: int
-    last_id: int
-    anomalies: int = 0
-    max_score: float | None = None
-
-
 # A number this far below the lowest of its window: the sensor restarted its numbering.
 _RESTART_JUMP = 1024
+_FLOATS = ("mean", "m2", "low", "high", "first_ts", "last_ts", "last_value", "touched",
+           "max_score", "start")  # fmt: skip
+_INTS = ("count", "seq_lo", "seq_hi", "first_id", "last_id", "anomalies", "sensor")
+_BOOLS = ("restarted", "late", "used")
+
+
+class _Slots:
+    """The open windows' running statistics, one row per window, as numpy columns.
+
+    A batch merges into them with whole-column operations (Chan's formula for the variance),
+    so the cost per batch grows with its groups' count only through a dict lookup each.
+    Rows are reused once their window closes; the columns double when full.
+    """
+
+    def __init__(self, capacity: int = 256) -> None:
+        self.capacity = 0
+        self.free: list[int] = []
+        self.cols: dict[str, npt.NDArray[Any]] = {}
+        self._grow(capacity)
+
+    def _grow(self, capacity: int) -> None:
+        old, size = self.cols, self.capacity
+        self.cols = {}
+        for names, dtype in ((_FLOATS, np.float64), (_INTS, np.int64), (_BOOLS, np.bool_)):
+            for name in names:
+                column = np.zeros(capacity, dtype=dtype)
+                if old:
+                    column[:size] = old[name]
+                self.cols[name] = column
+        self.free.extend(range(capacity - 1, size - 1, -1))  # lowest rows first
+        self.capacity = capacity
+
+    def take(self, count: int) -> Ints:
+        """Rows for ``count`` new windows."""
+        while len(self.free) < count:
+            self._grow(2 * self.capacity)
+        rows = self.free[-count:] if count else []
+        del self.free[len(self.free) - count :]
+        return np.array(rows[::-1], dtype=np.int64)
+
+    def release(self, rows: Ints) -> None:
+        """Give the rows of closed windows back."""
+        self.cols["used"][rows] = False
+        self.free.extend(rows.tolist())
 
 
 class Windows:
@@ -104,13 +128,18 @@ class Windows:
     def __init__(self, length: float, lateness: float) -> None:
         self.length = length
         self.lateness = lateness
-        self._open: dict[Key, _Open] = {}
-        self._watermark: dict[str, float] = {}
-        self._closed_until: dict[tuple[str, str], float] = {}
+        self._rows: dict[Key, int] = {}  # open window -> its row in _slots
+        self._key_of: dict[int, Key] = {}
+        self._kind_of: dict[int, str] = {}
+        self._slots = _Slots()
         self._streams: dict[tuple[str, str], int] = {}
+        self._stream_sensor: list[int] = []  # stream id -> sensor index
+        self._sensors: dict[str, int] = {}
+        self._watermark = np.full(16, -np.inf)  # per sensor index: latest observation time
+        self._closed_until: dict[tuple[str, str], float] = {}
 
     def __len__(self) -> int:
-        return len(self._open)
+        return len(self._rows)
 
     def add(self, reading: Reading, *, rid: int, now: float) -> None:
         """Add one stored reading (id ``rid``, all its metrics) that arrived at ``now``."""
@@ -122,58 +151,90 @@ class Windows:
         """Add a batch of stored metric values; with ``score``, count those at or above ``on``."""
         if not len(cols):
             return
-        streams = self._streams
-        keys = list(zip(cols.sensor, cols.metric, strict=True))
-        for pair in keys:
-            if pair not in streams:
-                streams[pair] = len(streams)
-        ids = np.fromiter(map(streams.__getitem__, keys), dtype=np.int64, count=len(keys))
-        groups, gid, seq = group(ids, cols, self.length, score, on)
-        length, opened = self.length, self._open
-        sensors, metrics, kinds = cols.sensor, cols.metric, cols.kind
-        keys3 = [
+        groups = group(self._stream_ids(cols), cols, self.length, score, on)
+        length, rows_of = self.length, self._rows
+        sensors, metrics = cols.sensor, cols.metric
+        keys = [
             (sensors[row], metrics[row], window * length)
-            for row, window in zip(groups.row, groups.window, strict=True)
+            for row, window in zip(groups.row.tolist(), groups.window.tolist(), strict=True)
         ]
-        found = list(map(opened.get, keys3))
-        lo_before = np.array([NO_SEQ if w is None else w.seq_lo for w in found], dtype=np.int64)
-        fell = restarts(gid, seq, groups.starts, lo_before, _RESTART_JUMP)
-        watermark, closed_until = self._watermark, self._closed_until
-        for key, window, row, stats, restarted in zip(
-            keys3, found, groups.row, groups.stats(), fell, strict=True
-        ):
-            (count, mean, m2, low, high, first_ts, last_ts, last_value, seq_lo, seq_hi,
-             first_id, last_id, touched, anomalies, max_score) = stats  # fmt: skip
-            sensor = key[0]
-            if last_ts > watermark.get(sensor, -math.inf):
-                watermark[sensor] = last_ts
-            top = None if math.isnan(max_score) else max_score
-            if window is None:
-                late = key[2] < closed_until.get((sensor, key[1]), -math.inf)
-                opened[key] = _Open(
-                    kinds[row], count, mean, m2, low, high, first_ts, last_ts, last_value,
-                    seq_lo, seq_hi, restarted, late, touched, first_id, last_id, anomalies, top,
-                )  # fmt: skip
-                continue
-            na = window.count
-            total = na + count
-            delta = mean - window.mean
-            window.mean += delta * count / total
-            window.m2 += m2 + delta * delta * na * count / total
-            window.count = total
-            window.low = min(window.low, low)
-            window.high = max(window.high, high)
-            window.first_ts = min(window.first_ts, first_ts)
-            if last_ts >= window.last_ts:
-                window.last_ts, window.last_value = last_ts, last_value
-            window.seq_lo = min(window.seq_lo, seq_lo)
-            window.seq_hi = max(window.seq_hi, seq_hi)
-            window.restarted = window.restarted or restarted
-            window.touched = touched
-            window.last_id = max(window.last_id, last_id)
-            window.anomalies += anomalies
-            if top is not None and (window.max_score is None or top > window.max_score):
-                window.max_score = top
+        rows = np.fromiter(map(rows_of.get, keys, repeat(-1)), dtype=np.int64, count=len(keys))
+        c = self._slots.cols
+        old = rows >= 0
+        lo_before = np.where(old, c["seq_lo"][rows], NO_SEQ)
+        fell = restarts(groups, lo_before, _RESTART_JUMP)
+        sensor_ix = np.asarray(self._stream_sensor, dtype=np.int64)[groups.stream]
+        np.maximum.at(self._watermark, sensor_ix, groups.last_ts)
+        if old.any():
+            self._merge(rows[old], groups, np.flatnonzero(old), fell[old])
+        if not old.all():
+            fresh = np.flatnonzero(~old)
+            self._open(fresh, [keys[g] for g in fresh.tolist()], groups, cols, fell, sensor_ix)
+
+    def _stream_ids(self, cols: Columns) -> Ints:
+        streams = self._streams
+        pairs = list(zip(cols.sensor, cols.metric, strict=True))
+        ids = list(map(streams.get, pairs))
+        if None in ids:
+            for pair in pairs:
+                if pair not in streams:
+                    streams[pair] = len(streams)
+                    self._stream_sensor.append(self._sensor_index(pair[0]))
+            ids = list(map(streams.get, pairs))
+        return np.array(ids, dtype=np.int64)
+
+    def _sensor_index(self, sensor: str) -> int:
+        index = self._sensors.setdefault(sensor, len(self._sensors))
+        if index >= len(self._watermark):
+            grown = np.full(2 * len(self._watermark), -np.inf)
+            grown[: len(self._watermark)] = self._watermark
+            self._watermark = grown
+        return index
+
+    def _merge(self, rows: Ints, groups: Groups, g: Ints, fell: Bools) -> None:
+        """Fold groups ``g`` of the batch into the open windows at ``rows`` (Chan et al.)."""
+        c = self._slots.cols
+        na, nb = c["count"][rows], groups.count[g]
+        total = na + nb
+        delta = groups.mean[g] - c["mean"][rows]
+        c["mean"][rows] += delta * nb / total
+        c["m2"][rows] += groups.m2[g] + delta * delta * na * nb / total
+        c["count"][rows] = total
+        c["low"][rows] = np.minimum(c["low"][rows], groups.low[g])
+        c["high"][rows] = np.maximum(c["high"][rows], groups.high[g])
+        c["first_ts"][rows] = np.minimum(c["first_ts"][rows], groups.first_ts[g])
+        newer = groups.last_ts[g] >= c["last_ts"][rows]
+        c["last_ts"][rows[newer]] = groups.last_ts[g][newer]
+        c["last_value"][rows[newer]] = groups.last_value[g][newer]
+        c["seq_lo"][rows] = np.minimum(c["seq_lo"][rows], groups.seq_lo[g])
+        c["seq_hi"][rows] = np.maximum(c["seq_hi"][rows], groups.seq_hi[g])
+        c["restarted"][rows] |= fell
+        c["touched"][rows] = groups.touched[g]
+        c["last_id"][rows] = np.maximum(c["last_id"][rows], groups.last_id[g])
+        c["anomalies"][rows] += groups.anomalies[g]
+        c["max_score"][rows] = np.fmax(c["max_score"][rows], groups.max_score[g])  # nan: none
+
+    def _open(
+        self, g: Ints, keys: list[Key], groups: Groups, cols: Columns, fell: Bools, sensor: Ints
+    ) -> None:
+        """Open a window for each of groups ``g`` of the batch."""
+        rows = self._slots.take(len(g))
+        for row, key, first in zip(rows.tolist(), keys, groups.row[g].tolist(), strict=True):
+            self._rows[key] = row
+            self._key_of[row] = key
+            self._kind_of[row] = cols.kind[first]
+        c = self._slots.cols
+        for name in ("count", "mean", "m2", "low", "high", "first_ts", "last_ts", "last_value",
+                     "seq_lo", "seq_hi", "touched", "first_id", "last_id", "anomalies",
+                     "max_score"):  # fmt: skip
+            c[name][rows] = getattr(groups, name)[g]
+        c["restarted"][rows] = fell[g]
+        c["start"][rows] = groups.window[g] * self.length
+        c["sensor"][rows] = sensor[g]
+        c["late"][rows] = [
+            key[2] < self._closed_until.get((key[0], key[1]), -math.inf) for key in keys
+        ]
+        c["used"][rows] = True
 
     def mark_closed(self, sensor: str, metric: str, end: float) -> None:
         """Remember that a window of this metric ending at ``end`` was already summarised."""
@@ -182,31 +243,45 @@ class Windows:
 
     def oldest_open_id(self) -> int | None:
         """The lowest stored-reading id still only in an open window (where replay starts)."""
-        return min((w.first_id for w in self._open.values()), default=None)
+        c = self._slots.cols
+        ids = c["first_id"][c["used"]]
+        return int(ids.min()) if len(ids) else None
 
     def close_due(self, now: float) -> list[WindowSummary]:
         """Close and return every window that is complete by the policy above."""
+        c = self._slots.cols
         idle = self.length + self.lateness
-        due = [
-            key
-            for key, w in self._open.items()
-            if key[2] + self.length + self.lateness <= self._watermark[key[0]]
-            or now - w.touched >= idle
-        ]
-        return [self._close(key) for key in due]
+        due = c["used"] & (
+            (c["start"] + idle <= self._watermark[c["sensor"]]) | (now - c["touched"] >= idle)
+        )
+        return self._close(np.flatnonzero(due))
 
     def close_all(self) -> list[WindowSummary]:
         """Close every open window (on shutdown, so nothing waits in memory)."""
-        return [self._close(key) for key in list(self._open)]
+        return self._close(np.flatnonzero(self._slots.cols["used"]))
 
-    def _close(self, key: Key) -> WindowSummary:
-        sensor, metric, start = key
-        w = self._open.pop(key)
-        end = start + self.length
-        self.mark_closed(sensor, metric, end)
-        expected = None if w.restarted else w.seq_hi - w.seq_lo + 1
-        summary = Stats(w.count, w.mean * w.count, w.low, w.high, w.m2)
-        return WindowSummary(
-            sensor, w.kind, metric, start, end, summary, w.first_ts, w.last_ts, w.last_value,
-            expected, w.late, w.last_id, w.anomalies, w.max_score,
-        )  # fmt: skip
+    def _close(self, rows: Ints) -> list[WindowSummary]:
+        if not len(rows):
+            return []
+        c = self._slots.cols
+        fields = [c[name][rows].tolist() for name in (
+            "count", "mean", "m2", "low", "high", "first_ts", "last_ts", "last_value",
+            "seq_lo", "seq_hi", "restarted", "late", "last_id", "anomalies", "max_score",
+        )]  # fmt: skip
+        out = []
+        for row, (count, mean, m2, low, high, first_ts, last_ts, last_value, seq_lo, seq_hi,
+                  restarted, late, last_id, anomalies, max_score) in zip(
+            rows.tolist(), zip(*fields, strict=True), strict=True
+        ):  # fmt: skip
+            sensor, metric, start = key = self._key_of.pop(row)
+            del self._rows[key]
+            end = start + self.length
+            self.mark_closed(sensor, metric, end)
+            out.append(WindowSummary(
+                sensor, self._kind_of.pop(row), metric, start, end,
+                Stats(count, mean * count, low, high, m2), first_ts, last_ts, last_value,
+                None if restarted else seq_hi - seq_lo + 1, late, last_id, anomalies,
+                None if math.isnan(max_score) else max_score,
+            ))  # fmt: skip
+        self._slots.release(rows)
+        return out

@@ -37,7 +37,8 @@ from shared.wire.mqtt import MAX_BATCH, readings_topic
 
 CYCLE_GRID_S: Final = 900.0
 _CYCLE: Final = 96  # samples replayed per sensor: one day on the 15-minute grid
-_CHECK_EVERY: Final = 64  # messages between two looks at the clock and the socket
+_CHECK_EVERY: Final = 64  # messages between two looks at the clock and the socket, at most
+_BURST_S: Final = 0.001  # paced: about this much of the schedule goes out at once
 _DRAIN_S: Final = 30.0
 _FIRST_SPACING_S: Final = 0.001  # before a sensor's first message: its readings' pace
 
@@ -173,6 +174,10 @@ def _publish(
     """The publishing loop; returns the readings sent and the readings lost."""
     sent = unsent = messages = 0
     index = 0
+    # Paced, look at the clock often enough that messages leave spread out as sensors send
+    # them, not in bursts a receiver could batch for free.
+    per_burst = _CHECK_EVERY if pace.rate is None else int(pace.rate * _BURST_S / pace.batch)
+    check_every = max(1, min(_CHECK_EVERY, per_burst))
     while pace.total is None or sent + unsent < pace.total:
         if not link.connected and not link.reconnect(pace.end):
             break  # stopped, or out of time, while the broker was away
@@ -186,7 +191,7 @@ def _publish(
             else:
                 unsent += len(readings)
             messages += 1
-        if messages % _CHECK_EVERY == 0:
+        if messages % check_every == 0:
             link.service()
             if (stop is not None and stop.is_set()) or pace.out_of_time():
                 break

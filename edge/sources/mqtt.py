@@ -130,7 +130,8 @@ class MqttSource:
             host=s.host, port=s.port, url=s.url, client_id=self._client_id,
             topic_filter=READINGS_FILTER, username=s.username, password=s.password,
             keepalive_s=s.keepalive_s,
-            queue_max=s.queue_max, log_level=root.getEffectiveLevel(),
+            queue_max=s.queue_max, batch_wait_s=s.batch_wait_ms / 1000,
+            log_level=root.getEffectiveLevel(),
             log_format=f"%(asctime)s {self._client_id} %(levelname)s %(name)s: %(message)s",
         )  # fmt: skip
 

@@ -45,8 +45,10 @@ log = logging.getLogger("edge.sources.mqtt")
 _FATAL_CONNACK = {"Bad user name or password", "Not authorized", "Client identifier not valid"}
 
 Item = tuple[str, str, bytes, float, int, int]  # the fields of a RawMessage
-_GATHER_MIN = 64  # messages: a smaller hand-over waits up to _GATHER_S for company
-_GATHER_S = 0.005
+_GATHER_MIN = 256  # messages: a smaller hand-over waits up to batch_wait_s for company
+# Between two reads of the socket that found it nearly empty: a sensor fleet's messages then
+# arrive a few dozen per read rather than one per wake-up of paho's thread.
+_READ_GAP_S = 0.02
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +64,7 @@ class LinkConfig:
     password: str | None
     keepalive_s: int
     queue_max: int
+    batch_wait_s: float
     log_format: str
     log_level: int
 
@@ -80,6 +83,7 @@ class Link:
         self._closed = False
         client = BufferedClient(
             CallbackAPIVersion.VERSION2,
+            read_gap_s=min(_READ_GAP_S, config.batch_wait_s),
             client_id=config.client_id,
             clean_session=False,  # the broker keeps our subscription and QoS 1 backlog
             protocol=mqtt.MQTTv311,
@@ -134,16 +138,19 @@ class Link:
                 return
 
     def _send_loop(self) -> None:
+        wait = self._config.batch_wait_s
         while True:
             with self._lock:
                 while not (self._items or self._events or self._closed):
                     self._ready.wait()
-                few = len(self._items) < _GATHER_MIN and not self._events
-            if few:
                 # At a low rate, wait a moment for more: one hand-over (and one wake-up of the
-                # agent) for a few messages rather than for each. A flood never waits here.
-                time.sleep(_GATHER_S)
-            with self._lock:
+                # agent) for many messages rather than for each. A flood never waits here.
+                deadline = time.monotonic() + wait
+                while len(self._items) < _GATHER_MIN and not (self._events or self._closed):
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    self._ready.wait(left)
                 if self._closed:
                     return
                 items, self._items = self._items, []
@@ -177,7 +184,7 @@ class Link:
             while len(self._items) >= self._config.queue_max and not self._closed:
                 self._room.wait(timeout=1.0)
             self._items.append(item)
-            if len(self._items) == 1:
+            if len(self._items) in (1, _GATHER_MIN):  # the first wakes the sender, then enough
                 self._ready.notify()
 
     def _on_connect(

@@ -13,6 +13,8 @@ that starts an agent exercises them against a real broker.
 
 from __future__ import annotations
 
+import math
+import time
 from typing import Any, Final
 
 import paho.mqtt.client as mqtt
@@ -24,10 +26,12 @@ _CHUNK: Final = 1 << 18
 class BufferedClient(mqtt.Client):
     """A paho ``Client`` whose reads come from a buffer refilled one large ``recv()`` at a time."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, read_gap_s: float = 0.0, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._buffer = bytearray()
         self._buffered_from: object = None  # the socket the buffer's bytes came from
+        self._read_gap_s = read_gap_s
+        self._last_short_read = -math.inf  # monotonic time of the last read that emptied it
 
     def _sock_recv(self, bufsize: int) -> bytes:
         if self._sock is not self._buffered_from:
@@ -36,7 +40,15 @@ class BufferedClient(mqtt.Client):
             self._buffer.clear()
         buffer = self._buffer
         if not buffer:
+            # The last read found the socket nearly empty: let a few more messages arrive
+            # first, so one read and one pass of the loop serve many (a trickle of small
+            # messages otherwise costs a full wake-up each). A backlog is read at once.
+            idle = time.monotonic() - self._last_short_read
+            if idle < self._read_gap_s:
+                time.sleep(self._read_gap_s - idle)
             data = super()._sock_recv(_CHUNK)
+            if len(data) < _CHUNK:
+                self._last_short_read = time.monotonic()
             if len(data) <= bufsize:  # also b"" (connection closed), which paho handles
                 return data
             buffer += data

@@ -7,13 +7,14 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from edge.anomaly.detector import Detector
 from edge.errors import AuthError, StoreError
 from edge.health import Health
 from edge.metrics import MetricsServer, Sources
-from edge.pipeline import Pipeline
+from edge.pipeline import Pipeline, Prepared
 from edge.settings import EdgeSettings
 from edge.sources.base import Source
 from edge.sources.mqtt import MqttSource
@@ -30,6 +31,9 @@ _FLUSH_TIMEOUT_S = 3.0
 # Stored readings whose sequence numbers are reloaded at start-up, so messages the broker
 # delivers again after a crash are recognised as duplicates.
 _RECENT_FOR_SEQUENCES = 100_000
+
+
+_T = TypeVar("_T")
 
 
 class _Shutdown(Exception):
@@ -53,6 +57,8 @@ class Agent:
         self.metrics_port: int | None = None  # bound once running, if metrics_port is set
         self.source = MqttSource(settings.mqtt, client_id=f"citytwin-edge-{settings.gateway_id}")
         self.serial = [SerialSource(port, settings.mqtt.queue_max) for port in settings.serial]
+        # Windows and the detector live on this one thread (see Pipeline.finish).
+        self._pipeline_thread = ThreadPoolExecutor(1, thread_name_prefix="pipeline")
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run until ``stop`` is set, then flush windows and the outbox and return."""
@@ -111,23 +117,47 @@ class Agent:
     async def _finish(self, client: CloudClient) -> None:
         # Nothing accepted may stay only in memory: close every window into the outbox.
         try:
-            await self._save_windows(self.pipeline.windows.close_all())
+            await self._save_windows(*await self._on_pipeline_thread(self.pipeline.close, None))
         except StoreError:
             log.exception("could not save the open windows at shutdown")
+        finally:
+            self._pipeline_thread.shutdown()
         if self.uplink is not None:
             await self.uplink.flush(_FLUSH_TIMEOUT_S)
         await client.aclose()
         await asyncio.to_thread(self.store.close)
 
     async def _ingest(self, source: Source) -> None:
-        async for batch in source.batches():
-            outcome = self.pipeline.process(batch)
-            await self.store.store_batch(outcome.stored, [r.row() for r in outcome.rejections])
-            source.ack(batch)  # only now: a crash before the commit leaves them with the broker
-            if outcome.alerts:
-                await self._raise(outcome.alerts)
-            for rejection in outcome.rejections[:3]:
-                log.warning("dead letter (%s): %s", rejection.message.channel, rejection.detail)
+        # Batch N is scored and windowed on the pipeline thread while this one stores it and
+        # prepares batch N + 1: numpy there lets go of the interpreter lock, so a second core
+        # helps. One batch at most is in flight there.
+        scoring: asyncio.Task[None] | None = None
+        try:
+            async for batch in source.batches():
+                prepared = self.pipeline.prepare(batch)
+                if scoring is not None:
+                    await scoring
+                scoring = asyncio.create_task(self._score(prepared))
+                # Queued before the next await, so before any window that includes the batch
+                # can be closed and saved (the store commits jobs in the order queued).
+                stored = self.store.store_batch(
+                    prepared.stored, [r.row() for r in prepared.rejections]
+                )
+                await stored
+                source.ack(batch)  # only now: a crash before the commit leaves them with the broker
+                for rejection in prepared.rejections[:3]:
+                    log.warning("dead letter (%s): %s", rejection.message.channel, rejection.detail)
+        finally:
+            if scoring is not None:
+                await asyncio.wait([scoring])  # its alerts are raised even while stopping
+
+    async def _score(self, prepared: Prepared) -> None:
+        alerts = await self._on_pipeline_thread(self.pipeline.finish, prepared)
+        if alerts:
+            await self._raise(alerts)
+
+    def _on_pipeline_thread(self, work: Callable[..., _T], *args: Any) -> asyncio.Future[_T]:
+        return asyncio.get_running_loop().run_in_executor(self._pipeline_thread, work, *args)
 
     async def _raise(self, alerts: list[dict[str, Any]]) -> None:
         seqs = await self.store.append_numbered(alerts, time.time())
@@ -142,18 +172,18 @@ class Agent:
         tick = min(1.0, self.settings.windows.length_s / 4)
         while True:
             await asyncio.sleep(tick)
-            closed = self.pipeline.close_due(time.time())
+            closed, replay_from = await self._on_pipeline_thread(self.pipeline.close, time.time())
             if closed:
-                await self._save_windows(closed)
+                await self._save_windows(closed, replay_from)
             gaps = self.pipeline.take_gaps()
             if gaps:
                 await self.store.append(gaps, time.time())
 
-    async def _save_windows(self, closed: list[WindowSummary]) -> None:
+    async def _save_windows(self, closed: list[WindowSummary], replay_from: int) -> None:
         await self.store.close_windows(
             [w.record() for w in closed],
             [(w.sensor, w.metric, w.start, w.through_id) for w in closed],
-            self.pipeline.replay_from(),
+            replay_from,
             time.time(),
         )
 

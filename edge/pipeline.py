@@ -35,6 +35,16 @@ class Counters:
 
 
 @dataclass(frozen=True, slots=True)
+class Prepared:
+    """A decoded batch: messages to keep, messages to dead-letter, values to score and window."""
+
+    stored: list[MessageRow]
+    rejections: list[Rejection]
+    cols: Columns
+    next_id: int  # the id after the batch's last stored message
+
+
+@dataclass(frozen=True, slots=True)
 class Outcome:
     """What one batch produced for the store: messages to keep, messages to dead-letter."""
 
@@ -52,6 +62,7 @@ class Pipeline:
         self.windows = Windows(settings.windows.length_s, settings.windows.lateness_s)
         self.counters = Counters()
         self._next_id = 1
+        self._windowed_to = 1  # the id after the last message whose readings are windowed
         self._gaps: list[dict[str, Any]] = []
         self._detector: Detector | None = None
         self._alerter: Alerter | None = None
@@ -68,6 +79,11 @@ class Pipeline:
 
     def process(self, batch: list[RawMessage]) -> Outcome:
         """Feed one batch through; returns what the store must keep before the batch is acked."""
+        prepared = self.prepare(batch)
+        return Outcome(prepared.stored, prepared.rejections, self.finish(prepared))
+
+    def prepare(self, batch: list[RawMessage]) -> Prepared:
+        """The first half: decode, validate and de-duplicate (pure Python, one thread)."""
         stored: list[MessageRow] = []
         rejections: list[Rejection] = []
         cols = Columns()
@@ -93,7 +109,18 @@ class Pipeline:
                 m = message
                 stored.append(MessageRow(rid, m.received_at, m.transport, m.channel, m.payload))
         counters.dead_letters += len(rejections)
-        return Outcome(stored, rejections, self._window(cols))
+        return Prepared(stored, rejections, cols, self._next_id)
+
+    def finish(self, prepared: Prepared) -> list[dict[str, Any]]:
+        """The second half: score and window a prepared batch; returns the alerts it raises.
+
+        Mostly numpy, which lets go of the interpreter lock: the agent runs it on a thread of
+        its own while the next batch is prepared. Everything that reads the windows or the
+        detector (``close``, ``close_due``, ``replay_from``) must run on that same thread.
+        """
+        alerts = self._window(prepared.cols)
+        self._windowed_to = prepared.next_id
+        return alerts
 
     def _window(self, cols: Columns) -> list[dict[str, Any]]:
         """Score the batch in one model call, add it to its windows; returns the alerts."""
@@ -127,7 +154,7 @@ class Pipeline:
 
     def restore(self, recovery: Recovery) -> None:
         """Rebuild sequence state and open windows from the store after a restart or crash."""
-        self._next_id = recovery.next_id
+        self._next_id = self._windowed_to = recovery.next_id
         length = self.windows.length
         for sensor, metric, start in recovery.closed:
             self.windows.mark_closed(sensor, metric, start + length)
@@ -157,13 +184,21 @@ class Pipeline:
         self.windows.add_columns(cols)
 
     def replay_from(self) -> int:
-        """The lowest reading id a restart would have to replay."""
+        """The lowest reading id a restart would have to replay.
+
+        Prepared batches not yet windowed count as open: their messages must be replayed.
+        """
         oldest = self.windows.oldest_open_id()
-        return self._next_id if oldest is None else oldest
+        return self._windowed_to if oldest is None else oldest
 
     def close_due(self, now: float) -> list[WindowSummary]:
         """Windows that are complete at gateway time ``now``."""
         return self.windows.close_due(now)
+
+    def close(self, now: float | None) -> tuple[list[WindowSummary], int]:
+        """Windows complete at ``now`` (every one if None) and then ``replay_from``."""
+        closed = self.windows.close_all() if now is None else self.windows.close_due(now)
+        return closed, self.replay_from()
 
     def take_gaps(self) -> list[dict[str, Any]]:
         """Gap records (without outbox seq) found since the last call."""

@@ -8,7 +8,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any
 
 from edge.anomaly.detector import Detector
 from edge.errors import AuthError, StoreError
@@ -33,9 +33,6 @@ _FLUSH_TIMEOUT_S = 3.0
 _RECENT_FOR_SEQUENCES = 100_000
 
 
-_T = TypeVar("_T")
-
-
 class _Shutdown(Exception):
     """Raised inside the task group to stop every task."""
 
@@ -57,8 +54,8 @@ class Agent:
         self.metrics_port: int | None = None  # bound once running, if metrics_port is set
         self.source = MqttSource(settings.mqtt, client_id=f"citytwin-edge-{settings.gateway_id}")
         self.serial = [SerialSource(port, settings.mqtt.queue_max) for port in settings.serial]
-        # Windows and the detector live on this one thread (see Pipeline.finish).
-        self._pipeline_thread = ThreadPoolExecutor(1, thread_name_prefix="pipeline")
+        # The detector runs on this one thread (see Pipeline.score).
+        self._scorer = ThreadPoolExecutor(1, thread_name_prefix="scorer")
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run until ``stop`` is set, then flush windows and the outbox and return."""
@@ -116,21 +113,20 @@ class Agent:
 
     async def _finish(self, client: CloudClient) -> None:
         # Nothing accepted may stay only in memory: close every window into the outbox.
+        self._scorer.shutdown()
         try:
-            await self._save_windows(*await self._on_pipeline_thread(self.pipeline.close, None))
+            await self._save_windows(self.pipeline.windows.close_all())
         except StoreError:
             log.exception("could not save the open windows at shutdown")
-        finally:
-            self._pipeline_thread.shutdown()
         if self.uplink is not None:
             await self.uplink.flush(_FLUSH_TIMEOUT_S)
         await client.aclose()
         await asyncio.to_thread(self.store.close)
 
     async def _ingest(self, source: Source) -> None:
-        # Batch N is scored and windowed on the pipeline thread while this one stores it and
-        # prepares batch N + 1: numpy there lets go of the interpreter lock, so a second core
-        # helps. One batch at most is in flight there.
+        # Batch N is scored on the pipeline thread while this one stores it and prepares batch
+        # N + 1: numpy and onnxruntime let go of the interpreter lock there, so a second core
+        # helps. One batch at most is being scored; windows follow in batch order.
         scoring: asyncio.Task[None] | None = None
         try:
             async for batch in source.batches():
@@ -152,12 +148,11 @@ class Agent:
                 await asyncio.wait([scoring])  # its alerts are raised even while stopping
 
     async def _score(self, prepared: Prepared) -> None:
-        alerts = await self._on_pipeline_thread(self.pipeline.finish, prepared)
+        loop = asyncio.get_running_loop()
+        scored = await loop.run_in_executor(self._scorer, self.pipeline.score, prepared)
+        alerts = self.pipeline.window(prepared, scored)
         if alerts:
             await self._raise(alerts)
-
-    def _on_pipeline_thread(self, work: Callable[..., _T], *args: Any) -> asyncio.Future[_T]:
-        return asyncio.get_running_loop().run_in_executor(self._pipeline_thread, work, *args)
 
     async def _raise(self, alerts: list[dict[str, Any]]) -> None:
         seqs = await self.store.append_numbered(alerts, time.time())
@@ -172,18 +167,18 @@ class Agent:
         tick = min(1.0, self.settings.windows.length_s / 4)
         while True:
             await asyncio.sleep(tick)
-            closed, replay_from = await self._on_pipeline_thread(self.pipeline.close, time.time())
+            closed = self.pipeline.close_due(time.time())
             if closed:
-                await self._save_windows(closed, replay_from)
+                await self._save_windows(closed)
             gaps = self.pipeline.take_gaps()
             if gaps:
                 await self.store.append(gaps, time.time())
 
-    async def _save_windows(self, closed: list[WindowSummary], replay_from: int) -> None:
+    async def _save_windows(self, closed: list[WindowSummary]) -> None:
         await self.store.close_windows(
             [w.record() for w in closed],
             [(w.sensor, w.metric, w.start, w.through_id) for w in closed],
-            replay_from,
+            self.pipeline.replay_from(),
             time.time(),
         )
 

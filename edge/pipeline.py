@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from edge.anomaly.alerts import Alerter
-from edge.anomaly.detector import Detector
+from edge.anomaly.detector import Detector, Scored
 from edge.columns import Columns
 from edge.decode import Rejection, decode
 from edge.sequence import SequenceTracker, Verdict
@@ -80,7 +80,8 @@ class Pipeline:
     def process(self, batch: list[RawMessage]) -> Outcome:
         """Feed one batch through; returns what the store must keep before the batch is acked."""
         prepared = self.prepare(batch)
-        return Outcome(prepared.stored, prepared.rejections, self.finish(prepared))
+        alerts = self.window(prepared, self.score(prepared))
+        return Outcome(prepared.stored, prepared.rejections, alerts)
 
     def prepare(self, batch: list[RawMessage]) -> Prepared:
         """The first half: decode, validate and de-duplicate (pure Python, one thread)."""
@@ -111,25 +112,26 @@ class Pipeline:
         counters.dead_letters += len(rejections)
         return Prepared(stored, rejections, cols, self._next_id)
 
-    def finish(self, prepared: Prepared) -> list[dict[str, Any]]:
-        """The second half: score and window a prepared batch; returns the alerts it raises.
+    def score(self, prepared: Prepared) -> Scored | None:
+        """The detector's half: score a prepared batch in one model call (None: no detector).
 
-        Mostly numpy, which lets go of the interpreter lock: the agent runs it on a thread of
-        its own while the next batch is prepared. Everything that reads the windows or the
-        detector (``close``, ``close_due``, ``replay_from``) must run on that same thread.
+        Numpy and onnxruntime, which let go of the interpreter lock: the agent runs this on a
+        thread of its own while its event loop windows the previous batch and prepares the
+        next. It touches the detector only, so calls must come one at a time, in batch order.
         """
-        alerts = self._window(prepared.cols)
-        self._windowed_to = prepared.next_id
-        return alerts
+        cols = prepared.cols
+        if self._detector is None or not len(cols):
+            return None
+        return self._detector.score_detail(cols.sensor, cols.metric, cols.ts, cols.value)
 
-    def _window(self, cols: Columns) -> list[dict[str, Any]]:
-        """Score the batch in one model call, add it to its windows; returns the alerts."""
-        if self._detector is None or self._alerter is None or not len(cols):
+    def window(self, prepared: Prepared, scored: Scored | None) -> list[dict[str, Any]]:
+        """Add a scored batch to its windows; returns the alerts it raises (batch order)."""
+        cols = prepared.cols
+        self._windowed_to = prepared.next_id
+        if scored is None or self._alerter is None:
             self.windows.add_columns(cols)
             return []
-        scored = self._detector.score_detail(cols.sensor, cols.metric, cols.ts, cols.value)
-        on = self._alerter.policy.on
-        self.windows.add_columns(cols, scored.score, on)
+        self.windows.add_columns(cols, scored.score, self._alerter.policy.on)
         return self._alerter.update(
             cols.sensor, cols.kind, cols.metric, cols.ts, cols.value, scored.score,
             scored.low, scored.high, scored.cause,
@@ -186,7 +188,7 @@ class Pipeline:
     def replay_from(self) -> int:
         """The lowest reading id a restart would have to replay.
 
-        Prepared batches not yet windowed count as open: their messages must be replayed.
+        Batches prepared but not yet windowed count as open: their messages must be replayed.
         """
         oldest = self.windows.oldest_open_id()
         return self._windowed_to if oldest is None else oldest
@@ -194,11 +196,6 @@ class Pipeline:
     def close_due(self, now: float) -> list[WindowSummary]:
         """Windows that are complete at gateway time ``now``."""
         return self.windows.close_due(now)
-
-    def close(self, now: float | None) -> tuple[list[WindowSummary], int]:
-        """Windows complete at ``now`` (every one if None) and then ``replay_from``."""
-        closed = self.windows.close_all() if now is None else self.windows.close_due(now)
-        return closed, self.replay_from()
 
     def take_gaps(self) -> list[dict[str, Any]]:
         """Gap records (without outbox seq) found since the last call."""

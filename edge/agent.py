@@ -16,7 +16,7 @@ from edge.health import Health
 from edge.metrics import MetricsServer, Sources
 from edge.pipeline import Pipeline, Prepared
 from edge.settings import EdgeSettings
-from edge.sources.base import Source
+from edge.sources.base import RawMessage, Source
 from edge.sources.mqtt import MqttSource
 from edge.sources.serial import SerialSource
 from edge.store import Store
@@ -28,6 +28,7 @@ from shared.wire.uplink import Alert
 log = logging.getLogger(__name__)
 
 _FLUSH_TIMEOUT_S = 3.0
+_SLICE = 2000  # messages through the pipeline at a time
 # Stored readings whose sequence numbers are reloaded at start-up, so messages the broker
 # delivers again after a crash are recognised as duplicates.
 _RECENT_FOR_SEQUENCES = 100_000
@@ -124,35 +125,47 @@ class Agent:
         await asyncio.to_thread(self.store.close)
 
     async def _ingest(self, source: Source) -> None:
-        # Batch N is scored on the pipeline thread while this one stores it and prepares batch
-        # N + 1: numpy and onnxruntime let go of the interpreter lock there, so a second core
-        # helps. One batch at most is being scored; windows follow in batch order.
-        scoring: asyncio.Task[None] | None = None
+        # Each batch lands in a task of its own: stored, scored on the scorer thread (numpy and
+        # onnxruntime let go of the interpreter lock there, so a second core helps), then
+        # windowed, acknowledged and its alerts raised, in batch order. Meanwhile this task
+        # prepares the next batch. Two batches at most are in flight. Stopping never cancels
+        # a landing: what was prepared is stored, windowed and alerted on.
+        landing: asyncio.Task[None] | None = None
         try:
-            async for batch in source.batches():
-                prepared = self.pipeline.prepare(batch)
-                if scoring is not None:
-                    await scoring
-                scoring = asyncio.create_task(self._score(prepared))
-                # Queued before the next await, so before any window that includes the batch
-                # can be closed and saved (the store commits jobs in the order queued).
-                stored = self.store.store_batch(
-                    prepared.stored, [r.row() for r in prepared.rejections]
-                )
-                await stored
-                source.ack(batch)  # only now: a crash before the commit leaves them with the broker
-                for rejection in prepared.rejections[:3]:
-                    log.warning("dead letter (%s): %s", rejection.message.channel, rejection.detail)
+            async for arrived in source.batches():
+                # A backlog arrives as one huge batch: taken in slices, memory stays bounded
+                # and the first readings reach their windows (and alerts) sooner.
+                for start in range(0, len(arrived), _SLICE):
+                    batch = arrived[start : start + _SLICE]
+                    before = landing
+                    landing = asyncio.create_task(
+                        self._land(self.pipeline.prepare(batch), batch, source, before)
+                    )
+                    if before is not None:
+                        await asyncio.shield(before)
         finally:
-            if scoring is not None:
-                await asyncio.wait([scoring])  # its alerts are raised even while stopping
+            if landing is not None:
+                await asyncio.wait([landing])
 
-    async def _score(self, prepared: Prepared) -> None:
-        loop = asyncio.get_running_loop()
-        scored = await loop.run_in_executor(self._scorer, self.pipeline.score, prepared)
-        alerts = self.pipeline.window(prepared, scored)
+    async def _land(
+        self, prepared: Prepared, batch: list[RawMessage], source: Source,
+        before: asyncio.Task[None] | None,
+    ) -> None:  # fmt: skip
+        # Queued first, so before any window that includes the batch can be closed and saved
+        # (the store commits in queue order), and scored in batch order (one scorer thread).
+        stored = self.store.store_batch(prepared.stored, [r.row() for r in prepared.rejections])
+        scored = asyncio.get_running_loop().run_in_executor(
+            self._scorer, self.pipeline.score, prepared
+        )
+        if before is not None:
+            await before
+        alerts = self.pipeline.window(prepared, await scored)
+        await stored
+        source.ack(batch)  # only now: a crash before the commit leaves them with the broker
         if alerts:
             await self._raise(alerts)
+        for rejection in prepared.rejections[:3]:
+            log.warning("dead letter (%s): %s", rejection.message.channel, rejection.detail)
 
     async def _raise(self, alerts: list[dict[str, Any]]) -> None:
         seqs = await self.store.append_numbered(alerts, time.time())

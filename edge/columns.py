@@ -125,7 +125,7 @@ def group(stream: Ints, cols: Columns, length: float, score: Scores | None, on: 
     else:
         s = score[order].astype(np.float64)
         anomalies = np.add.reduceat((s >= on).astype(np.int64), starts)
-        max_score = np.maximum.reduceat(s, starts)
+        max_score = np.fmax.reduceat(s, starts)  # a NaN score, were there one, is no score
     return Groups(
         row=order[starts],
         stream=s_stream[starts],

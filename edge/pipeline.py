@@ -41,7 +41,7 @@ class Prepared:
     stored: list[MessageRow]
     rejections: list[Rejection]
     cols: Columns
-    next_id: int  # the id after the batch's last stored message
+    first_id: int  # the id of the batch's first stored message
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +62,9 @@ class Pipeline:
         self.windows = Windows(settings.windows.length_s, settings.windows.lateness_s)
         self.counters = Counters()
         self._next_id = 1
-        self._windowed_to = 1  # the id after the last message whose readings are windowed
+        # First stored ids of the batches prepared and not yet windowed (several sources may
+        # have one each in flight, finishing in any order).
+        self._unwindowed: set[int] = set()
         self._gaps: list[dict[str, Any]] = []
         self._detector: Detector | None = None
         self._alerter: Alerter | None = None
@@ -110,7 +112,10 @@ class Pipeline:
                 m = message
                 stored.append(MessageRow(rid, m.received_at, m.transport, m.channel, m.payload))
         counters.dead_letters += len(rejections)
-        return Prepared(stored, rejections, cols, self._next_id)
+        first = stored[0].id if stored else self._next_id
+        if stored:
+            self._unwindowed.add(first)
+        return Prepared(stored, rejections, cols, first)
 
     def score(self, prepared: Prepared) -> Scored | None:
         """The detector's half: score a prepared batch in one model call (None: no detector).
@@ -127,7 +132,7 @@ class Pipeline:
     def window(self, prepared: Prepared, scored: Scored | None) -> list[dict[str, Any]]:
         """Add a scored batch to its windows; returns the alerts it raises (batch order)."""
         cols = prepared.cols
-        self._windowed_to = prepared.next_id
+        self._unwindowed.discard(prepared.first_id)
         if scored is None or self._alerter is None:
             self.windows.add_columns(cols)
             return []
@@ -156,7 +161,7 @@ class Pipeline:
 
     def restore(self, recovery: Recovery) -> None:
         """Rebuild sequence state and open windows from the store after a restart or crash."""
-        self._next_id = self._windowed_to = recovery.next_id
+        self._next_id = recovery.next_id
         length = self.windows.length
         for sensor, metric, start in recovery.closed:
             self.windows.mark_closed(sensor, metric, start + length)
@@ -191,7 +196,8 @@ class Pipeline:
         Batches prepared but not yet windowed count as open: their messages must be replayed.
         """
         oldest = self.windows.oldest_open_id()
-        return self._windowed_to if oldest is None else oldest
+        pending = min(self._unwindowed, default=self._next_id)
+        return pending if oldest is None else min(oldest, pending)
 
     def close_due(self, now: float) -> list[WindowSummary]:
         """Windows that are complete at gateway time ``now``."""

@@ -81,6 +81,8 @@ class Link:
         self._items: list[Item] = []
         self._events: list[tuple[Any, ...]] = []
         self._closed = False
+        # A hand-over never waits for more messages than the queue may hold.
+        self._gather = min(_GATHER_MIN, config.queue_max)
         client = BufferedClient(
             CallbackAPIVersion.VERSION2,
             read_gap_s=min(_READ_GAP_S, config.batch_wait_s),
@@ -146,7 +148,7 @@ class Link:
                 # At a low rate, wait a moment for more: one hand-over (and one wake-up of the
                 # agent) for many messages rather than for each. A flood never waits here.
                 deadline = time.monotonic() + wait
-                while len(self._items) < _GATHER_MIN and not (self._events or self._closed):
+                while len(self._items) < self._gather and not (self._events or self._closed):
                     left = deadline - time.monotonic()
                     if left <= 0:
                         break
@@ -184,7 +186,7 @@ class Link:
             while len(self._items) >= self._config.queue_max and not self._closed:
                 self._room.wait(timeout=1.0)
             self._items.append(item)
-            if len(self._items) in (1, _GATHER_MIN):  # the first wakes the sender, then enough
+            if len(self._items) in (1, self._gather):  # the first wakes the sender, then enough
                 self._ready.notify()
 
     def _on_connect(

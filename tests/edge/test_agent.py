@@ -54,6 +54,8 @@ async def test_malformed_input_is_dead_lettered_and_the_agent_keeps_going(
     pub.publish(TOPIC, _good(1, 20.0), qos=1).wait_for_publish()
 
     await wait_until(lambda: counters.readings == 2 and counters.dead_letters == len(bad))
+    # Counted when decoded; stored by the batch's landing a moment later.
+    await wait_until(lambda: len(running.agent.store.dead_letters(100)) == len(bad))
     reasons = {r.reason for r in running.agent.store.dead_letters(100)}
     assert reasons == set(bad)
     [big] = running.agent.store.dead_letters(1, "too_large")

@@ -14,6 +14,8 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from edge.anomaly.detector import Scored
+from edge.pipeline import Prepared
 from edge.settings import EdgeSettings
 from shared.wire.mqtt import decode_alert
 from tests.conftest import Mosquitto
@@ -76,3 +78,38 @@ async def test_a_stuck_sensor_raises_one_alert_locally_and_upstream(
     assert published.ts == alert["ts"]
     assert sum(s["anomalies"] for s in summaries) >= 1
     assert max(s.get("max_score", 0.0) for s in summaries) >= 0.8
+
+
+async def test_stopping_while_a_batch_is_scored_loses_neither_its_alert_nor_its_readings(
+    mosquitto: Mosquitto,
+    tmp_path: Path,
+    start_agent: Callable[[EdgeSettings], RunningAgent],
+) -> None:
+    settings = edge_settings(mosquitto, tmp_path / "edge", windows={"length_s": 60})
+    running = start_agent(settings)
+    pipeline = running.agent.pipeline
+    score = pipeline.score
+
+    def slow_score(prepared: Prepared) -> Scored | None:
+        time.sleep(0.5)  # injected: a scorer still busy when the stop comes
+        return score(prepared)
+
+    pipeline.score = slow_score  # type: ignore[method-assign]
+    await wait_until(lambda: running.agent.source.subscribed)
+    pub = publisher(mosquitto)
+    start = time.time() - N * 10
+    for seq, value in enumerate(_series()):
+        body = {"sensor": "nz-1", "kind": "noise", "seq": seq, "ts": start + seq * 10,
+                "metrics": {"LAeq": value}}  # fmt: skip
+        pub.publish("citytwin/v1/sensors/nz-1/readings", json.dumps(body), qos=1)
+    pub.loop_stop()
+    # Every reading decoded and stored: the last batch is on the scorer thread right now.
+    await wait_until(lambda: pipeline.counters.readings == N, timeout=20)
+    await running.stop()
+
+    with sqlite3.connect(settings.db_path) as db:
+        alerts = db.execute("SELECT COUNT(*) FROM outbox WHERE type = 'alert'").fetchone()[0]
+        summaries = [json.loads(b) for (b,) in db.execute(
+            "SELECT body FROM outbox WHERE type = 'summary'")]  # fmt: skip
+    assert alerts == 1
+    assert sum(s["count"] for s in summaries) == N

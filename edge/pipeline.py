@@ -6,8 +6,12 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from edge.anomaly.alerts import Alerter
 from edge.anomaly.detector import Detector, Scored
+from edge.anomaly.state import Registry
 from edge.columns import Columns
 from edge.decode import Rejection, decode
 from edge.sequence import SequenceTracker, Verdict
@@ -17,6 +21,7 @@ from edge.store import MessageRow, Recovery
 from edge.windows import Windows, WindowSummary
 from shared.reading import Reading
 
+Ints = npt.NDArray[np.int64]
 _RESTORE_CHUNK = 8192  # metric values per window update while replaying the store
 
 
@@ -45,6 +50,14 @@ class Prepared:
 
 
 @dataclass(frozen=True, slots=True)
+class Scoring:
+    """A prepared batch's stream ids (one per value) and, with a model, its scores."""
+
+    ids: Ints
+    scored: Scored | None
+
+
+@dataclass(frozen=True, slots=True)
 class Outcome:
     """What one batch produced for the store: messages to keep, messages to dead-letter."""
 
@@ -59,6 +72,7 @@ class Pipeline:
     def __init__(self, settings: EdgeSettings) -> None:
         self._limits = settings.validation
         self._sequences = SequenceTracker()
+        self._streams = Registry()  # (sensor, metric) -> dense id, for windows and detector
         self.windows = Windows(settings.windows.length_s, settings.windows.lateness_s)
         self.counters = Counters()
         self._next_id = 1
@@ -117,26 +131,30 @@ class Pipeline:
             self._unwindowed.add(first)
         return Prepared(stored, rejections, cols, first)
 
-    def score(self, prepared: Prepared) -> Scored | None:
-        """The detector's half: score a prepared batch in one model call (None: no detector).
+    def score(self, prepared: Prepared) -> Scoring:
+        """Number the batch's streams and score it in one model call (if there is a model).
 
         Numpy and onnxruntime, which let go of the interpreter lock: the agent runs this on a
         thread of its own while its event loop windows the previous batch and prepares the
-        next. It touches the detector only, so calls must come one at a time, in batch order.
+        next. It touches the stream ids and the detector only, so calls must come one at a
+        time, in batch order.
         """
         cols = prepared.cols
+        ids = self._streams.ids(cols.sensor, cols.metric)
         if self._detector is None or not len(cols):
-            return None
-        return self._detector.score_detail(cols.sensor, cols.metric, cols.ts, cols.value)
+            return Scoring(ids, None)
+        ts = np.asarray(cols.ts, dtype=np.float64)
+        value = np.asarray(cols.value, dtype=np.float64)
+        return Scoring(ids, self._detector.score_ids(ids, ts, value))
 
-    def window(self, prepared: Prepared, scored: Scored | None) -> list[dict[str, Any]]:
+    def window(self, prepared: Prepared, scoring: Scoring) -> list[dict[str, Any]]:
         """Add a scored batch to its windows; returns the alerts it raises (batch order)."""
-        cols = prepared.cols
+        cols, scored = prepared.cols, scoring.scored
         self._unwindowed.discard(prepared.first_id)
         if scored is None or self._alerter is None:
-            self.windows.add_columns(cols)
+            self.windows.add_columns(cols, scoring.ids)
             return []
-        self.windows.add_columns(cols, scored.score, self._alerter.policy.on)
+        self.windows.add_columns(cols, scoring.ids, scored.score, self._alerter.policy.on)
         return self._alerter.update(
             cols.sensor, cols.kind, cols.metric, cols.ts, cols.value, scored.score,
             scored.low, scored.high, scored.cause,
@@ -186,9 +204,9 @@ class Pipeline:
                     cols.add(replace(reading, metrics=metrics), row.id, row.received)
                     self.counters.replayed += 1
             if len(cols) >= _RESTORE_CHUNK:
-                self.windows.add_columns(cols)
+                self.windows.add_columns(cols, self._streams.ids(cols.sensor, cols.metric))
                 cols = Columns()
-        self.windows.add_columns(cols)
+        self.windows.add_columns(cols, self._streams.ids(cols.sensor, cols.metric))
 
     def replay_from(self) -> int:
         """The lowest reading id a restart would have to replay.

@@ -30,6 +30,9 @@ class MqttSettings(_Section):
     client_id: str | None = None  # default: citytwin-edge-<gateway id>, for a persistent session
     keepalive_s: Annotated[int, Field(ge=5, le=3600)] = 30
     queue_max: Annotated[int, Field(ge=100)] = 10_000
+    # The same bound in payload bytes, for fleets that send large batches: 10,000 messages of
+    # 64 KiB would be 640 MB on each side of the link, more than a small gateway has.
+    queue_max_bytes: Annotated[int, Field(ge=1 << 16)] = 16 << 20
     # How long a reading may wait at the gateway for others to be handled with it. Every
     # hand-over costs the agent about the same whatever its size, so at low rates this is
     # what keeps it cheap; a lower value lowers alert latency and costs CPU.

@@ -147,11 +147,22 @@ class Windows:
         cols.add(reading, rid, now)
         self.add_columns(cols)
 
-    def add_columns(self, cols: Columns, score: Scores | None = None, on: float = 1.0) -> None:
-        """Add a batch of stored metric values; with ``score``, count those at or above ``on``."""
+    def add_columns(
+        self, cols: Columns, ids: Ints | None = None, score: Scores | None = None, on: float = 1.0
+    ) -> None:
+        """Add a batch of stored metric values; with ``score``, count those at or above ``on``.
+
+        ``ids`` numbers each value's (sensor, metric) stream densely from 0, as the caller's own
+        ``Registry`` does (the pipeline shares one with the detector); without them the windows
+        number streams themselves. Give them always or never.
+        """
         if not len(cols):
             return
-        groups = group(self._stream_ids(cols), cols, self.length, score, on)
+        if ids is None:
+            ids = self._stream_ids(cols)
+        else:
+            self._learn(ids, cols)
+        groups = group(ids, cols, self.length, score, on)
         length, rows_of = self.length, self._rows
         sensors, metrics = cols.sensor, cols.metric
         keys = [
@@ -182,6 +193,17 @@ class Windows:
                     self._stream_sensor.append(self._sensor_index(pair[0]))
             ids = list(map(streams.get, pairs))
         return np.array(ids, dtype=np.int64)
+
+    def _learn(self, ids: Ints, cols: Columns) -> None:
+        """Note the sensor of every stream id not seen before."""
+        known = len(self._stream_sensor)
+        if not len(ids) or int(ids.max()) < known:
+            return
+        new, first = np.unique(ids[ids >= known], return_index=True)
+        rows = np.flatnonzero(ids >= known)[first]
+        self._stream_sensor.extend([0] * (int(new[-1]) + 1 - known))
+        for stream, row in zip(new.tolist(), rows.tolist(), strict=True):
+            self._stream_sensor[stream] = self._sensor_index(cols.sensor[row])
 
     def _sensor_index(self, sensor: str) -> int:
         index = self._sensors.setdefault(sensor, len(self._sensors))

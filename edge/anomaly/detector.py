@@ -48,6 +48,14 @@ class Featurizer:
         self._state.grow(len(self._registry))
         return self._features(ids, ts, value)
 
+    def run_ids(
+        self, ids: Ints, ts: Floats, value: Floats
+    ) -> tuple[Floats32, Floats, Floats, Ints]:
+        """``run`` for streams the caller numbers itself (dense ids from 0; never mix the two)."""
+        if len(ids):
+            self._state.grow(int(ids.max()) + 1)
+        return self._features(ids, ts, value)
+
     def _features(
         self, ids: Ints, ts: Floats, value: Floats
     ) -> tuple[Floats32, Floats, Floats, Ints]:
@@ -117,7 +125,17 @@ class Detector:
         values = np.asarray(value, dtype=np.float64).reshape(-1)
         if not len(sensor) == len(metric) == len(times) == len(values):
             raise ValueError("sensor, metric, ts and value must have the same length")
-        features, low, high, cause = self._featurizer.run(sensor, metric, times, values)
+        return self._score(self._featurizer.run(sensor, metric, times, values), values)
+
+    def score_ids(self, ids: Ints, ts: Floats, value: Floats) -> Scored:
+        """``score_detail`` for streams the caller numbers itself: dense ids from 0, as from
+        one ``Registry`` of its own. A detector must be given ids always or never."""
+        if not len(ids) == len(ts) == len(value):
+            raise ValueError("ids, ts and value must have the same length")
+        return self._score(self._featurizer.run_ids(ids, ts, value), value)
+
+    def _score(self, out: tuple[Floats32, Floats, Floats, Ints], values: Floats) -> Scored:
+        features, low, high, cause = out
         score = self.model.score(features)
         score[~np.isfinite(values)] = 0.0
         return Scored(score, low, high, cause)

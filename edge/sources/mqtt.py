@@ -5,10 +5,10 @@ halves what the agent can take (see ``mqtt_link``). So paho runs in a child proc
 which sends whole batches over a socket pair; this side turns them into ``RawMessage`` batches
 on the event loop and sends back acknowledgements once a batch is stored.
 
-Overflow policy: when ``queue_max`` messages wait for the pipeline, this side stops reading
-from the link; the link's queue then fills, paho's thread blocks and the broker holds the
-backlog (QoS 1, persistent session). A QoS 0 publisher may lose messages at the broker instead,
-as MQTT allows.
+Overflow policy: when ``queue_max`` messages (or ``queue_max_bytes`` of payload) wait for the
+pipeline, this side stops reading from the link; the link's queue then fills, paho's thread
+blocks and the broker holds the backlog (QoS 1, persistent session). A QoS 0 publisher may
+lose messages at the broker instead, as MQTT allows.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ class MqttSource:
         self._settings = settings
         self._client_id = settings.client_id or client_id
         self._pending: list[RawMessage] = []
+        self._pending_bytes = 0
         self._wake = asyncio.Event()
         self._fatal: SourceError | None = None
         self._closed = False
@@ -96,6 +97,7 @@ class MqttSource:
             await self._wake.wait()
             self._wake.clear()
             batch, self._pending = self._pending, []
+            self._pending_bytes = 0
             if not self._closed and self._fatal is None:
                 self._resume()
             if batch:
@@ -130,7 +132,8 @@ class MqttSource:
             host=s.host, port=s.port, url=s.url, client_id=self._client_id,
             topic_filter=READINGS_FILTER, username=s.username, password=s.password,
             keepalive_s=s.keepalive_s,
-            queue_max=s.queue_max, batch_wait_s=s.batch_wait_ms / 1000,
+            queue_max=s.queue_max, queue_max_bytes=s.queue_max_bytes,
+            batch_wait_s=s.batch_wait_ms / 1000,
             log_level=root.getEffectiveLevel(),
             log_format=f"%(asctime)s {self._client_id} %(levelname)s %(name)s: %(message)s",
         )  # fmt: skip
@@ -150,8 +153,11 @@ class MqttSource:
     def _handle(self, message: tuple[Any, ...]) -> None:
         kind = message[0]
         if kind == "batch":
-            self._pending += map(RawMessage._make, message[1])
-            if len(self._pending) >= self._settings.queue_max:
+            items = message[1]
+            self._pending += map(RawMessage._make, items)
+            self._pending_bytes += sum(len(item[2]) for item in items)
+            s = self._settings
+            if len(self._pending) >= s.queue_max or self._pending_bytes >= s.queue_max_bytes:
                 self._pause()  # the link's queue fills next, then the broker holds the rest
             self._wake.set()
         elif kind == "connected":

@@ -16,9 +16,9 @@ QoS 1 messages are acknowledged to the broker only when the agent says they are 
 agent dies the connection reaches end-of-file and the link exits without acknowledging: the
 broker keeps the unacknowledged messages for the next session.
 
-Overflow policy: when ``queue_max`` messages wait to be sent to the agent, paho's thread blocks
-and the broker holds the backlog (QoS 1, persistent session); a QoS 0 publisher may lose
-messages at the broker instead, as MQTT allows.
+Overflow policy: when ``queue_max`` messages (or ``queue_max_bytes`` of payload) wait to be sent
+to the agent, paho's thread blocks and the broker holds the backlog (QoS 1, persistent
+session); a QoS 0 publisher may lose messages at the broker instead, as MQTT allows.
 """
 
 from __future__ import annotations
@@ -64,6 +64,7 @@ class LinkConfig:
     password: str | None
     keepalive_s: int
     queue_max: int
+    queue_max_bytes: int
     batch_wait_s: float
     log_format: str
     log_level: int
@@ -79,6 +80,7 @@ class Link:
         self._ready = threading.Condition(self._lock)  # something to send, or closing
         self._room = threading.Condition(self._lock)  # the queue went below queue_max
         self._items: list[Item] = []
+        self._bytes = 0  # payload bytes in _items
         self._events: list[tuple[Any, ...]] = []
         self._closed = False
         # A hand-over never waits for more messages than the queue may hold.
@@ -156,6 +158,7 @@ class Link:
                 if self._closed:
                     return
                 items, self._items = self._items, []
+                self._bytes = 0
                 events, self._events = self._events, []
                 self._room.notify_all()
             try:
@@ -183,9 +186,13 @@ class Link:
             message.qos,
         )
         with self._lock:
-            while len(self._items) >= self._config.queue_max and not self._closed:
+            config = self._config
+            while (
+                len(self._items) >= config.queue_max or self._bytes >= config.queue_max_bytes
+            ) and not self._closed:
                 self._room.wait(timeout=1.0)
             self._items.append(item)
+            self._bytes += len(item[2])
             if len(self._items) in (1, self._gather):  # the first wakes the sender, then enough
                 self._ready.notify()
 

@@ -157,7 +157,7 @@ class Pipeline:
         self.windows.add_columns(cols, scoring.ids, scored.score, self._alerter.policy.on)
         return self._alerter.update(
             cols.sensor, cols.kind, cols.metric, cols.ts, cols.value, scored.score,
-            scored.low, scored.high, scored.cause,
+            scored.low, scored.high, scored.cause, scoring.ids,
         )  # fmt: skip
 
     def _is_new(self, reading: Reading) -> bool:

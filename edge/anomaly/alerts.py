@@ -34,6 +34,7 @@ class Alerter:
     def __init__(self, policy: AlertPolicy | None = None) -> None:
         self.policy = policy or AlertPolicy()
         self._open: dict[tuple[str, str], _Incident] = {}
+        self._ids: dict[tuple[str, str], int] = {}  # stream ids of open incidents, if given
 
     @property
     def open_incidents(self) -> int:
@@ -51,8 +52,13 @@ class Alerter:
         low: npt.ArrayLike | None = None,
         high: npt.ArrayLike | None = None,
         cause: npt.ArrayLike | None = None,
+        ids: npt.NDArray[np.int64] | None = None,
     ) -> list[dict[str, Any]]:
-        """Feed scored readings in observation order; returns the alerts raised (no ``seq``)."""
+        """Feed scored readings in observation order; returns the alerts raised (no ``seq``).
+
+        ``ids``, each reading's stream numbered as the caller's ``Registry`` does, let the
+        rows that matter be found with numpy rather than one reading at a time.
+        """
         scores = np.asarray(score, dtype=np.float64).reshape(-1)
         n = len(scores)
         lows = np.full(n, np.nan) if low is None else np.asarray(low, np.float64).reshape(-1)
@@ -63,8 +69,12 @@ class Alerter:
         policy, opened = self.policy, self._open
         # Only streams with an open incident or a high score in this batch need Python.
         high = np.flatnonzero(scores >= policy.on).tolist()
-        live = set(opened) | {(sensor[i], metric[i]) for i in high}
-        rows = [i for i in range(n) if (sensor[i], metric[i]) in live] if live else []
+        if ids is not None and len(self._ids) == len(opened):
+            live_ids = np.union1d(np.fromiter(self._ids.values(), np.int64), ids[high])
+            rows = np.flatnonzero(np.isin(ids, live_ids)).tolist()
+        else:
+            live = set(opened) | {(sensor[i], metric[i]) for i in high}
+            rows = [i for i in range(n) if (sensor[i], metric[i]) in live] if live else []
         alerts: list[dict[str, Any]] = []
         for i in rows:
             key = (sensor[i], metric[i])
@@ -73,12 +83,15 @@ class Alerter:
             if incident is None:
                 if s >= policy.on:
                     opened[key] = _Incident()
+                    if ids is not None:
+                        self._ids[key] = int(ids[i])
                     alerts.append(self._alert(i, sensor, kind, metric, times, values, s,
                                               lows, highs, causes))  # fmt: skip
                 continue
             incident.quiet = incident.quiet + 1 if s < policy.off else 0
             if incident.quiet >= policy.clear_after:
                 del opened[key]
+                self._ids.pop(key, None)
         return alerts
 
     def _alert(

@@ -41,9 +41,18 @@ def decimal(x: Floats) -> Floats:
     A value with no short decimal form gives 0, which pins its stream's running minimum there:
     the stream is not decimal-rounded.
     """
-    scaled = np.abs(x)[:, None] * _SCALE
-    exact = (scaled < _DIGITS) & (np.abs(scaled - np.rint(scaled)) <= _TOLERANCE)
-    out = np.where(exact.any(axis=1), _RESOLUTION[np.argmax(exact, axis=1)], 0.0)
+    magnitude = np.abs(x)
+    out = np.zeros(len(magnitude))
+    left = np.arange(len(magnitude))  # values no decimal count has written yet
+    # Fewest decimals first, each pass only over the values still open: a sensor's values
+    # mostly settle in two or three passes, where testing all ten at once cost ten.
+    for scale, resolution in zip(_SCALE.tolist(), _RESOLUTION.tolist(), strict=True):
+        scaled = magnitude[left] * scale
+        exact = (scaled < _DIGITS) & (np.abs(scaled - np.rint(scaled)) <= _TOLERANCE)
+        out[left[exact]] = resolution
+        left = left[~exact]
+        if not len(left):
+            break
     out[x == 0] = np.inf
     return out
 

@@ -149,6 +149,58 @@ def dlq_replay(config_path: Path, reason: str | None) -> None:
     click.echo(f"still failing {report.still_failing}" + (f" ({reasons})" if reasons else ""))
 
 
+@group.group()
+def refused() -> None:
+    """Records the cloud refused for what they hold, set aside so the rest could flow."""
+
+
+@refused.command("list")
+@_config_option
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--limit", default=20, show_default=True, help="Newest N records.")
+def refused_list(config_path: Path | None, data_dir: Path | None, limit: int) -> None:
+    """List the newest refused records with the cloud's answer."""
+    from edge.store import Store
+
+    store = Store(_db_path(config_path, data_dir), dead_letter_max=10)
+    try:
+        store.open(readonly=True)  # works beside a running agent: it reads, never writes
+        records = store.refused(limit)
+    except EdgeError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        store.close()
+    if not records:
+        click.echo("no refused records")
+    for record in records:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(record.refused_at))
+        click.echo(f"{record.seq:>20} {when}Z {record.type:<10} cloud said {record.status}")
+        click.echo(f"{'':>21}{record.detail}")
+        click.echo(f"{'':>21}{record.body[:100]}")
+
+
+@refused.command("retry")
+@_config_option
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path))
+def refused_retry(config_path: Path | None, data_dir: Path | None) -> None:
+    """Put refused records back in the outbox, once the cloud takes them (stop the agent)."""
+    from edge.store import Store
+
+    store = Store(_db_path(config_path, data_dir), dead_letter_max=10)
+
+    async def move() -> int:
+        return await store.retry_refused()
+
+    try:
+        store.open()
+        moved = asyncio.run(move())
+    except EdgeError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        store.close()
+    click.echo(f"{moved} records back in the outbox: the agent sends them when it next runs")
+
+
 @group.command()
 @_config_option
 @click.option("--gateway-id", help="Overrides gateway_id from the config.")

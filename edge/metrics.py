@@ -77,6 +77,9 @@ class AgentCollector(Collector):
         if state is not None:
             yield _counter("uploaded_records", "Records the cloud acknowledged", gw, state.sent)
             yield _counter("upload_failures", "Uploads that failed (retried)", gw, state.failures)
+            yield _counter(
+                "refused_records", "Records the cloud refused, set aside", gw, state.refused
+            )
         beat = self._sources.heartbeat()
         for field, name, text in _GAUGES:
             measured = None if beat is None else beat.get(field)

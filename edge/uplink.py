@@ -24,6 +24,10 @@ from shared.wire.uplink import INGEST_PATH, DesiredState, IngestResult, encode_r
 
 log = logging.getLogger(__name__)
 
+# Answers that judge a batch's content (unreadable, too large, breaking the schema), not the
+# gateway's right to send it: a record that causes one is set aside rather than retried.
+_CONTENT = frozenset({400, 413, 422})
+
 
 class Unreachable(UplinkError):
     """No connection to the cloud: the batch never left the gateway."""
@@ -36,7 +40,8 @@ class UplinkState:
     sent: int = 0
     batches: int = 0
     failures: int = 0
-    rejected: int = 0
+    rejected: int = 0  # batches the cloud answered with a 4xx
+    refused: int = 0  # records set aside because the cloud refused their content
     last_success: float | None = None
     last_error: str | None = None
     desired: DesiredState | None = None
@@ -126,6 +131,7 @@ class Uplink:
         self._client = client
         self._wake = asyncio.Event()
         self._backing_off = False
+        self._refusal: Rejected | None = None  # the last content refusal while isolating
         self.state = UplinkState()
 
     def nudge(self) -> None:
@@ -176,6 +182,56 @@ class Uplink:
                 return
 
     async def _send(self, rows: list[OutboxRow]) -> None:
+        try:
+            await self._deliver(rows)
+        except Rejected as exc:
+            if exc.status not in _CONTENT:
+                raise
+            await self._isolate(rows, exc)
+
+    async def _isolate(self, rows: list[OutboxRow], refusal: Rejected) -> None:
+        """Find the record a refused batch is refused for, and set it aside (``refused``).
+
+        Halving keeps the part that is still refused and sends the other, so one record
+        costs about two requests per halving. A record is set aside only when the cloud took
+        records beside it: if every part is refused, the cloud is more likely at fault than
+        the records, and the whole batch waits and is tried again like any failure.
+        """
+        took_some = False
+        while len(rows) > 1:
+            left, right = rows[: len(rows) // 2], rows[len(rows) // 2 :]
+            if await self._accepted(left):
+                took_some, rows = True, right
+                continue
+            kept = self._refusal or refusal
+            took_some |= await self._accepted(right)
+            refusal, rows = kept, left
+        if not took_some:
+            raise refusal
+        [row] = rows
+        if await self._accepted(rows):
+            return  # refused only in company (a batch too large, say): delivered now
+        refusal = self._refusal or refusal
+        await self._store.refuse(row.seq, refusal.status, refusal.detail)
+        self.state.refused += 1
+        log.error(
+            "record seq %d set aside: the cloud refuses it (%d: %s); the outbox goes on "
+            "(`citytwin edge refused list` shows it)", row.seq, refusal.status, refusal.detail,
+        )  # fmt: skip
+
+    async def _accepted(self, rows: list[OutboxRow]) -> bool:
+        """Deliver ``rows``: True if the cloud took them, False if it refused their content."""
+        self._refusal = None
+        try:
+            await self._deliver(rows)
+        except Rejected as exc:
+            if exc.status not in _CONTENT:
+                raise
+            self._refusal = exc
+            return False
+        return True
+
+    async def _deliver(self, rows: list[OutboxRow]) -> None:
         try:
             result = await self._client.send(rows)
         except Rejected as exc:

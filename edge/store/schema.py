@@ -73,3 +73,19 @@ def m002_messages(db: Database) -> None:
         " PRIMARY KEY (sensor, metric, start)) WITHOUT ROWID"
     )
     db.execute("INSERT INTO counters (name, value) VALUES ('replay_from', 1)")
+
+
+@migrations()
+def m003_refused(db: Database) -> None:
+    """Outbox records the cloud refused for their content (see ``edge.store.refused``)."""
+    db.execute(
+        "CREATE TABLE refused ("
+        " seq INTEGER PRIMARY KEY,"
+        " priority INTEGER NOT NULL,"
+        " type TEXT NOT NULL,"
+        " created REAL NOT NULL,"
+        " body TEXT NOT NULL,"
+        " refused_at REAL NOT NULL,"
+        " status INTEGER NOT NULL,"
+        " detail TEXT NOT NULL)"
+    )

@@ -30,6 +30,7 @@ from urllib.parse import quote
 from sqlite_utils import Database
 
 from edge.errors import StoreError
+from edge.store import refused
 from edge.store.lock import WriterLock
 from edge.store.quota import Quota, Shed, read_counters
 from edge.store.schema import PRIORITY, migrations
@@ -350,6 +351,22 @@ class Store:
             results = [(f, lp, error, False) for _, f, lp in batch]
         for future, loop, value, ok in results:
             loop.call_soon_threadsafe(_resolve, future, value, ok)
+
+    async def refuse(self, seq: int, status: int, detail: str) -> None:
+        """Set outbox record ``seq`` aside: the cloud refused it for what it holds."""
+        await self.submit(lambda conn: refused.set_aside(conn, seq, status, detail, time.time()))
+        self.release([seq])
+
+    def retry_refused(self) -> asyncio.Future[int]:
+        """Put every refused record back in the outbox; resolves to how many."""
+        return self.submit(refused.retry)
+
+    def refused(self, limit: int) -> list[refused.Refused]:
+        """The newest records the cloud refused."""
+        if self._reader is None:
+            raise StoreError("store is not open")
+        with self._read_lock:
+            return refused.listed(self._reader, limit)
 
     def release(self, seqs: list[int]) -> None:
         """Records the uplink handed out and the cloud surely did not get: sheddable again."""

@@ -56,6 +56,7 @@ async def test_metrics_count_readings_dead_letters_and_report_the_outbox(
     assert metrics["citytwin_edge_dead_letters_by_reason_total", by_reason] == 1
     assert metrics["citytwin_edge_outbox_records", gw] >= 1
     assert metrics["citytwin_edge_uploaded_records_total", gw] == 0
+    assert metrics["citytwin_edge_refused_records_total", gw] == 0
     assert metrics["citytwin_edge_resident_memory_megabytes", gw] > 10
 
     await running.stop()

@@ -14,8 +14,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from edge.anomaly.detector import Scored
-from edge.pipeline import Prepared
+from edge.pipeline import Prepared, Scoring
 from edge.settings import EdgeSettings
 from shared.wire.mqtt import decode_alert
 from tests.conftest import Mosquitto
@@ -28,6 +27,18 @@ def _series() -> list[float]:
     rng = random.Random(1)
     values = [50 + 5 * math.sin(i / 20) + rng.gauss(0, 1) for i in range(N)]
     return values[:STUCK_FROM] + [values[STUCK_FROM - 1]] * (N - STUCK_FROM)  # flatlined
+
+
+def _publish_series(broker: Mosquitto) -> float:
+    """Publish the series as one noise sensor, ten seconds apart; returns the first time."""
+    pub = publisher(broker)
+    start = time.time() - N * 10
+    for seq, value in enumerate(_series()):
+        body = {"sensor": "nz-1", "kind": "noise", "seq": seq, "ts": start + seq * 10,
+                "metrics": {"LAeq": value}}  # fmt: skip
+        pub.publish("citytwin/v1/sensors/nz-1/readings", json.dumps(body), qos=1)
+    pub.loop_stop()
+    return start
 
 
 async def test_a_stuck_sensor_raises_one_alert_locally_and_upstream(
@@ -51,13 +62,7 @@ async def test_a_stuck_sensor_raises_one_alert_locally_and_upstream(
     settings = edge_settings(mosquitto, tmp_path / "edge", windows={"length_s": 60})
     running = start_agent(settings)
     await wait_until(lambda: running.agent.source.subscribed)
-    pub = publisher(mosquitto)
-    start = time.time() - N * 10
-    for seq, value in enumerate(_series()):
-        body = {"sensor": "nz-1", "kind": "noise", "seq": seq, "ts": start + seq * 10,
-                "metrics": {"LAeq": value}}  # fmt: skip
-        pub.publish("citytwin/v1/sensors/nz-1/readings", json.dumps(body), qos=1)
-    pub.loop_stop()
+    start = _publish_series(mosquitto)
     await wait_until(lambda: running.agent.pipeline.counters.readings == N, timeout=20)
     await wait_until(heard.is_set, timeout=10)
     await running.stop()
@@ -90,19 +95,13 @@ async def test_stopping_while_a_batch_is_scored_loses_neither_its_alert_nor_its_
     pipeline = running.agent.pipeline
     score = pipeline.score
 
-    def slow_score(prepared: Prepared) -> Scored | None:
+    def slow_score(prepared: Prepared) -> Scoring:
         time.sleep(0.5)  # injected: a scorer still busy when the stop comes
         return score(prepared)
 
     pipeline.score = slow_score  # type: ignore[method-assign]
     await wait_until(lambda: running.agent.source.subscribed)
-    pub = publisher(mosquitto)
-    start = time.time() - N * 10
-    for seq, value in enumerate(_series()):
-        body = {"sensor": "nz-1", "kind": "noise", "seq": seq, "ts": start + seq * 10,
-                "metrics": {"LAeq": value}}  # fmt: skip
-        pub.publish("citytwin/v1/sensors/nz-1/readings", json.dumps(body), qos=1)
-    pub.loop_stop()
+    _publish_series(mosquitto)
     # Every reading decoded and stored: the last batch is on the scorer thread right now.
     await wait_until(lambda: pipeline.counters.readings == N, timeout=20)
     await running.stop()

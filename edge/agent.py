@@ -135,14 +135,23 @@ class Agent:
             async for arrived in source.batches():
                 # A backlog arrives as one huge batch: taken in slices, memory stays bounded
                 # and the first readings reach their windows (and alerts) sooner.
+                stopping: asyncio.CancelledError | None = None
                 for start in range(0, len(arrived), _SLICE):
                     batch = arrived[start : start + _SLICE]
                     before = landing
                     landing = asyncio.create_task(
                         self._land(self.pipeline.prepare(batch), batch, source, before)
                     )
-                    if before is not None:
-                        await asyncio.shield(before)
+                    landing.add_done_callback(_log_failure)
+                    if before is not None and stopping is None:
+                        try:
+                            await asyncio.shield(before)
+                        except asyncio.CancelledError as exc:
+                            # Land the rest of what arrived too (a serial line cannot send
+                            # it again), then stop.
+                            stopping = exc
+                if stopping is not None:
+                    raise stopping
         finally:
             if landing is not None:
                 await asyncio.wait([landing])
@@ -215,6 +224,12 @@ class Agent:
             if self.uplink is not None:
                 self.uplink.nudge()
             await asyncio.sleep(self.settings.heartbeat_s)
+
+
+def _log_failure(landing: asyncio.Task[None]) -> None:
+    """Say at once why a batch failed to land (the next batch raises it again)."""
+    if not landing.cancelled() and (exc := landing.exception()) is not None:
+        log.error("a batch failed to land: %r", exc)
 
 
 async def _until(stop: asyncio.Event) -> None:

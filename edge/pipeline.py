@@ -46,7 +46,7 @@ class Prepared:
     stored: list[MessageRow]
     rejections: list[Rejection]
     cols: Columns
-    first_id: int  # the id of the batch's first stored message
+    first_id: int | None  # the id of the batch's first stored message (None: it stores none)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,8 +126,8 @@ class Pipeline:
                 m = message
                 stored.append(MessageRow(rid, m.received_at, m.transport, m.channel, m.payload))
         counters.dead_letters += len(rejections)
-        first = stored[0].id if stored else self._next_id
-        if stored:
+        first = stored[0].id if stored else None
+        if first is not None:
             self._unwindowed.add(first)
         return Prepared(stored, rejections, cols, first)
 
@@ -150,7 +150,8 @@ class Pipeline:
     def window(self, prepared: Prepared, scoring: Scoring) -> list[dict[str, Any]]:
         """Add a scored batch to its windows; returns the alerts it raises (batch order)."""
         cols, scored = prepared.cols, scoring.scored
-        self._unwindowed.discard(prepared.first_id)
+        if prepared.first_id is not None:
+            self._unwindowed.discard(prepared.first_id)
         if scored is None or self._alerter is None:
             self.windows.add_columns(cols, scoring.ids)
             return []

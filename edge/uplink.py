@@ -17,7 +17,7 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
-from edge.errors import Rejected, UplinkError
+from edge.errors import Rejected, StoreError, UplinkError
 from edge.settings import CloudSettings
 from edge.store import OutboxRow, Store
 from shared.wire.uplink import INGEST_PATH, DesiredState, IngestResult, encode_records
@@ -178,16 +178,24 @@ class Uplink:
                 return
             try:
                 await asyncio.wait_for(self._send(rows), deadline - time.monotonic())
-            except (UplinkError, TimeoutError):
+            except (UplinkError, StoreError, TimeoutError):
                 return
 
     async def _send(self, rows: list[OutboxRow]) -> None:
+        # The rows stay lent (the quota cannot shed them) until each is acknowledged, set
+        # aside, or surely not at the cloud: refused, or never sent. After a timeout the
+        # cloud may hold some, and they stay lent until a later upload settles them.
         try:
             await self._deliver(rows)
         except Rejected as exc:
-            if exc.status not in _CONTENT:
+            try:
+                if exc.status not in _CONTENT:
+                    raise
+                await self._isolate(rows, exc)
+            except (Rejected, Unreachable):
+                await self._release(rows)
                 raise
-            await self._isolate(rows, exc)
+            await self._release(rows)
 
     async def _isolate(self, rows: list[OutboxRow], refusal: Rejected) -> None:
         """Find the record a refused batch is refused for, and set it aside (``refused``).
@@ -235,16 +243,15 @@ class Uplink:
         try:
             result = await self._client.send(rows)
         except Rejected as exc:
-            # Kept and retried with backoff like any failure: a 401/403 clears once the token
-            # is fixed, and nothing is deleted that the cloud did not take.
+            # Kept and retried with backoff like any failure (a 401/403 clears once the token
+            # is fixed), or isolated (``_isolate``); ``_send`` releases the rows after.
             self.state.rejected += 1
             log.error("batch seq %d..%d rejected: %s", rows[0].seq, rows[-1].seq, exc.detail)
-            await asyncio.to_thread(self._store.release, [r.seq for r in rows])
             raise
         except Unreachable:
             # Surely not at the cloud: the store may shed these rows again if it must. After
             # any other failure the cloud may hold them, and they stay protected.
-            await asyncio.to_thread(self._store.release, [r.seq for r in rows])
+            await self._release(rows)
             raise
         await self._store.ack([r.seq for r in rows])
         self.state.sent += len(rows)
@@ -255,6 +262,9 @@ class Uplink:
             log.info("cloud desires %s", result.desired)
         self.state.desired = result.desired
         self.state.clock_offset_s = self._client.clock.value
+
+    async def _release(self, rows: list[OutboxRow]) -> None:
+        await asyncio.to_thread(self._store.release, [r.seq for r in rows])
 
     def _backoff(self, failures: int) -> float:
         cap = min(self._settings.backoff_max_s, 0.5 * 2**failures)

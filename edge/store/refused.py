@@ -41,7 +41,10 @@ def set_aside(conn: sqlite3.Connection, seq: int, status: int, detail: str, now:
         [now, status, detail[:2000], seq],
     )
     conn.execute("DELETE FROM outbox WHERE seq = ?", [seq])
-    conn.execute("DELETE FROM refused WHERE seq <= (SELECT MAX(seq) FROM refused) - ?", [KEEP])
+    conn.execute(
+        "DELETE FROM refused WHERE seq NOT IN (SELECT seq FROM refused ORDER BY seq DESC LIMIT ?)",
+        [KEEP],
+    )
 
 
 def retry(conn: sqlite3.Connection) -> int:

@@ -366,7 +366,10 @@ class Store:
         if self._reader is None:
             raise StoreError("store is not open")
         with self._read_lock:
-            return refused.listed(self._reader, limit)
+            try:
+                return refused.listed(self._reader, limit)
+            except sqlite3.OperationalError as exc:  # a store the agent has not migrated yet
+                raise StoreError(f"cannot read refused records: {exc}") from exc
 
     def release(self, seqs: list[int]) -> None:
         """Records the uplink handed out and the cloud surely did not get: sheddable again."""

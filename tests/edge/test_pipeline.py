@@ -41,3 +41,19 @@ def test_a_batch_of_only_rejections_holds_nothing_back(tmp_path: Path) -> None:
     assert prepared.stored == []
     assert len(prepared.rejections) == 1
     assert pipeline.replay_from() == 1
+
+
+def test_a_batch_of_only_duplicates_does_not_release_the_next_batch(tmp_path: Path) -> None:
+    """Redelivered messages store nothing; windowing them must not end the hold of a batch
+    prepared after them."""
+    pipeline = Pipeline(EdgeSettings(gateway_id="gw", data_dir=tmp_path))
+    now = time.time()
+    first = pipeline.prepare([_message("a", 0, now - 100)])
+    pipeline.window(first, pipeline.score(first))
+    again = pipeline.prepare([_message("a", 0, now - 100)])  # a redelivery: a duplicate
+    assert again.stored == []
+    later = pipeline.prepare([_message("b", 0, now - 100)])
+    assert later.first_id == 2
+    pipeline.window(again, pipeline.score(again))
+    pipeline.close_due(now)
+    assert pipeline.replay_from() == 2  # message 2 is in no window yet

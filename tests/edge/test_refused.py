@@ -12,8 +12,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from edge.settings import EdgeSettings
-from edge.store import Store
+from edge.store import Store, refused
 from tests.conftest import Mosquitto
 from tests.edge.conftest import CloudProcess, RunningAgent, edge_settings, publisher, wait_until
 
@@ -129,3 +131,25 @@ async def test_nothing_is_set_aside_when_the_cloud_refuses_everything(
     with sqlite3.connect(settings.db_path) as db:
         waiting = db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
     assert waiting >= 2  # the queued record and the agent's heartbeats
+
+
+async def test_the_refused_table_keeps_the_newest_records_by_count(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(refused, "KEEP", 2)
+    store = Store(tmp_path / "edge.db", dead_letter_max=100)
+    store.open()
+    try:
+        seqs = []
+        for _ in range(3):
+            seqs += await store.append_numbered([_BAD], time.time())
+            await store.append([{"type": "heartbeat"}] * 50, time.time())  # seqs move on
+        await store.refuse(seqs[0], 422, "invalid")
+        await store.refuse(seqs[1], 422, "invalid")
+        both = [record.seq for record in store.refused(10)]
+        await store.refuse(seqs[2], 422, "invalid")
+        newest = [record.seq for record in store.refused(10)]
+    finally:
+        store.close()
+    assert both == [seqs[1], seqs[0]]  # two records, however far apart their seqs
+    assert newest == [seqs[2], seqs[1]]

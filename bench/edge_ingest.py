@@ -1,7 +1,7 @@
 """Edge agent ingest: readings/s through decode, validate, window and store, beside bare paho.
 
     python bench/edge_ingest.py [--readings 200000] [--sensors 200] [--batch 10]
-                                [--batch-wait-ms 100] [--repeat 3]
+                                [--batched-readings 1000000] [--batch-wait-ms 100] [--repeat 3]
 
 Starts its own Mosquitto on a free port and, in the same run, floods it with
 `firmware_sim.flood` at QoS 0 (as fast as it goes), in ``--repeat`` rounds of three floods
@@ -9,7 +9,8 @@ Starts its own Mosquitto on a free port and, in the same run, floods it with
 1. a bare paho subscriber that only counts messages (the reference drain rate);
 2. `citytwin edge run`, single-reading messages: rate = readings stored / time from the first to
    the last stored, checked for zero loss and zero duplicates against the readings table;
-3. the agent again with `--batch` readings per message.
+3. the agent again with `--batch` readings per message (`--batched-readings` in all, so that
+   it lasts about as long as the single-reading flood).
 Then it paces 1,000 readings/s for 20 s, spread evenly as a fleet sends them, and reads the CPU
 and resident memory of the agent and its MQTT link process together.
 The agent's cloud is unreachable on purpose: uploads back off and do not compete for the CPU.
@@ -125,18 +126,20 @@ def _stored(db: Path) -> tuple[int, int]:
         return int(row[0]), int(row[1])
 
 
-def agent_run(port: int, args: argparse.Namespace, batch: int, workdir: Path) -> dict[str, Any]:
+def agent_run(
+    port: int, args: argparse.Namespace, batch: int, readings: int, workdir: Path
+) -> dict[str, Any]:
     workdir.mkdir()
     proc, db = _agent(port, workdir, args.batch_wait_ms)
     sender = threading.Thread(
         target=flood,
-        args=("127.0.0.1", port, args.sensors, None, args.readings, 0, batch),
+        args=("127.0.0.1", port, args.sensors, None, readings, 0, batch),
         kwargs={"prefix": f"b{batch}"},
     )
     sender.start()
     first = last = None
     count = 0
-    messages = args.readings // batch
+    messages = readings // batch
     deadline = time.monotonic() + 300
     while count < messages and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -192,6 +195,10 @@ def main() -> None:
     parser.add_argument("--readings", type=int, default=200_000)
     parser.add_argument("--sensors", type=int, default=200)
     parser.add_argument("--batch", type=int, default=10)
+    parser.add_argument(
+        "--batched-readings", type=int, default=1_000_000,
+        help="readings in the batched flood (a few seconds of work, not a start-up blip)",
+    )  # fmt: skip
     parser.add_argument("--steady-seconds", type=float, default=20.0)
     parser.add_argument("--batch-wait-ms", type=int, default=100, help="the agent's setting")
     parser.add_argument("--repeat", type=int, default=3, help="rounds of the three floods")
@@ -205,8 +212,10 @@ def main() -> None:
             rounds = [
                 {
                     "bare_paho": bare_paho(port, args),
-                    "agent_single": agent_run(port, args, 1, work / f"single{i}"),
-                    "agent_batched": agent_run(port, args, args.batch, work / f"batched{i}"),
+                    "agent_single": agent_run(port, args, 1, args.readings, work / f"single{i}"),
+                    "agent_batched": agent_run(
+                        port, args, args.batch, args.batched_readings, work / f"batched{i}"
+                    ),
                 }
                 for i in range(args.repeat)
             ]

@@ -181,9 +181,8 @@ class Agent:
         if self.uplink is not None:
             self.uplink.nudge()
         # Also on the local broker, so a siren or display here acts even with the cloud away.
-        for seq, alert in zip(seqs, alerts, strict=True):
-            record = Alert.model_validate({"seq": seq, **alert})
-            self.source.publish(mqtt.alert_topic(record.sensor), mqtt.encode_alert(record))
+        records = [Alert.model_validate({"seq": s, **a}) for s, a in zip(seqs, alerts, strict=True)]
+        self.source.publish([(mqtt.alert_topic(r.sensor), mqtt.encode_alert(r)) for r in records])
 
     async def _close_windows(self) -> None:
         tick = min(1.0, self.settings.windows.length_s / 4)

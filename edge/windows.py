@@ -184,14 +184,13 @@ class Windows:
 
     def _stream_ids(self, cols: Columns) -> Ints:
         streams = self._streams
-        pairs = list(zip(cols.sensor, cols.metric, strict=True))
-        ids = list(map(streams.get, pairs))
+        ids = list(map(streams.get, zip(cols.sensor, cols.metric, strict=True)))
         if None in ids:
-            for pair in pairs:
+            for pair in zip(cols.sensor, cols.metric, strict=True):
                 if pair not in streams:
                     streams[pair] = len(streams)
                     self._stream_sensor.append(self._sensor_index(pair[0]))
-            ids = list(map(streams.get, pairs))
+            ids = list(map(streams.get, zip(cols.sensor, cols.metric, strict=True)))
         return np.array(ids, dtype=np.int64)
 
     def _learn(self, ids: Ints, cols: Columns) -> None:

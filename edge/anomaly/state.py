@@ -59,10 +59,11 @@ class Registry:
     def ids(self, sensor: Sequence[str], metric: Sequence[str]) -> Ints:
         """The id of every (sensor, metric) pair, registering new ones."""
         table = self._ids
-        keys = list(zip(sensor, metric, strict=True))
-        found = list(map(table.get, keys))  # in C: the per-reading cost of a known stream
+        # In C, and without keeping the keys: a pair that is dropped at once goes back to the
+        # interpreter's free list and the next one reuses it (about 3x faster than a list).
+        found = list(map(table.get, zip(sensor, metric, strict=True)))
         if None in found:
-            for key in keys:
+            for key in zip(sensor, metric, strict=True):
                 table.setdefault(key, len(table))
-            found = list(map(table.get, keys))
+            found = list(map(table.get, zip(sensor, metric, strict=True)))
         return np.array(found, dtype=np.int64)

@@ -113,9 +113,11 @@ class MqttSource:
         if acks:
             self._send(("ack", acks))
 
-    def publish(self, topic: str, payload: bytes) -> None:
-        """Publish on the local broker (QoS 1); paho queues it while the broker is away."""
-        self._send(("publish", topic, payload))
+    def publish(self, messages: list[tuple[str, bytes]]) -> None:
+        """Publish (topic, payload) pairs on the local broker at QoS 1, in one hand-over to
+        the link; paho queues them while the broker is away."""
+        if messages:
+            self._send(("publish", messages))
 
     def _send(self, command: tuple[Any, ...]) -> None:
         if self._conn is None or self._closed:

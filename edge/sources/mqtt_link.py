@@ -8,7 +8,7 @@ socket pair; it imports paho and the standard library, nothing else (~20 MB resi
 
 Protocol (pickled tuples over a ``multiprocessing`` connection):
   agent -> link: the fields of ``LinkConfig`` first, then ("ack", [(mid, qos), ...]),
-                 ("publish", topic, payload) or ("close",)
+                 ("publish", [(topic, payload), ...]) or ("close",)
   link -> agent: ("batch", [("mqtt", topic, payload, received_at, mid, qos), ...]), ("connected",
                  session_present), ("subscribed", ok), ("lost", reason), ("unreachable",),
                  ("fatal", credentials_refused, message)
@@ -138,7 +138,8 @@ class Link:
                 for mid, qos in command[1]:
                     client.ack(mid, qos)
             elif command[0] == "publish":
-                client.publish(command[1], command[2], qos=1)
+                for topic, payload in command[1]:
+                    client.publish(topic, payload, qos=1)
             elif command[0] == "close":
                 return
 

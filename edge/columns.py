@@ -9,6 +9,7 @@ then windows and the detector work on whole columns with numpy, so Python runs o
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import chain, repeat
 
 import numpy as np
 import numpy.typing as npt
@@ -22,43 +23,109 @@ Scores = npt.NDArray[np.float32] | npt.NDArray[np.float64]
 NO_SEQ = 1 << 40  # above every sequence number (they are below 2**32): "none yet"
 
 
+@dataclass(frozen=True, slots=True)
+class _PerValue:
+    sensor: list[str]
+    kind: list[str]
+    ts: Floats
+    seq: Ints
+    rid: Ints
+    received: Floats
+    value: Floats
+
+
 @dataclass(slots=True)
 class Columns:
-    """Metric values in arrival order, with what windows and the detector need of each."""
+    """Metric values in arrival order, with what windows and the detector need of each.
 
-    sensor: list[str] = field(default_factory=list)
-    kind: list[str] = field(default_factory=list)
+    Filled a reading at a time on the hot path: the values and their names per value, the
+    rest once per reading. The per-value views (``sensor``, ``ts``...) are expanded on first
+    use, which the agent does on its scorer thread; a Columns is not added to after that.
+    """
+
     metric: list[str] = field(default_factory=list)
-    ts: list[float] = field(default_factory=list)
     value: list[float] = field(default_factory=list)
-    seq: list[int] = field(default_factory=list)
-    rid: list[int] = field(default_factory=list)  # the stored message the value came in
-    received: list[float] = field(default_factory=list)  # gateway arrival time
+    # Per reading: how many values it has, and what they share.
+    _width: list[int] = field(default_factory=list)
+    _sensor: list[str] = field(default_factory=list)
+    _kind: list[str] = field(default_factory=list)
+    _ts: list[float] = field(default_factory=list)
+    _seq: list[int] = field(default_factory=list)
+    _rid: list[int] = field(default_factory=list)  # the stored message the reading came in
+    _received: list[float] = field(default_factory=list)  # gateway arrival time
+    _expanded: _PerValue | None = None
 
     def __len__(self) -> int:
         return len(self.value)
 
     def add(self, reading: Reading, rid: int, received: float) -> None:
         """Append every metric of ``reading`` (stamped with an observation time)."""
-        ts = reading.ts
-        assert ts is not None  # the decoder stamps readings that came without a time
-        n = len(reading.metrics)
-        self.metric += reading.metrics.keys()
-        self.value += reading.metrics.values()
-        if n == 1:
-            self.sensor.append(reading.sensor)
-            self.kind.append(reading.kind)
-            self.ts.append(ts)
-            self.seq.append(reading.seq)
-            self.rid.append(rid)
-            self.received.append(received)
-        else:
-            self.sensor += [reading.sensor] * n
-            self.kind += [reading.kind] * n
-            self.ts += [ts] * n
-            self.seq += [reading.seq] * n
-            self.rid += [rid] * n
-            self.received += [received] * n
+        assert reading.ts is not None  # the decoder stamps readings that came without a time
+        metrics = reading.metrics
+        self.metric += metrics.keys()
+        self.value += metrics.values()
+        self._width.append(len(metrics))
+        self._sensor.append(reading.sensor)
+        self._kind.append(reading.kind)
+        self._ts.append(reading.ts)
+        self._seq.append(reading.seq)
+        self._rid.append(rid)
+        self._received.append(received)
+
+    @property
+    def values(self) -> Floats:
+        """The values as a numpy array."""
+        return self._per_value().value
+
+    @property
+    def sensor(self) -> list[str]:
+        """Each value's sensor."""
+        return self._per_value().sensor
+
+    @property
+    def kind(self) -> list[str]:
+        """Each value's sensor kind."""
+        return self._per_value().kind
+
+    @property
+    def ts(self) -> Floats:
+        """Each value's observation time."""
+        return self._per_value().ts
+
+    @property
+    def seq(self) -> Ints:
+        """Each value's sequence number."""
+        return self._per_value().seq
+
+    @property
+    def rid(self) -> Ints:
+        """Each value's stored message id."""
+        return self._per_value().rid
+
+    @property
+    def received(self) -> Floats:
+        """Each value's arrival time at the gateway."""
+        return self._per_value().received
+
+    def _per_value(self) -> _PerValue:
+        if self._expanded is None:
+            width = self._width
+            if len(width) == len(self.value):  # one value a reading: nothing to repeat
+                sensor, kind = self._sensor, self._kind
+                counts: Ints | int = 1
+            else:
+                sensor = list(chain.from_iterable(map(repeat, self._sensor, width)))
+                kind = list(chain.from_iterable(map(repeat, self._kind, width)))
+                counts = np.asarray(width, dtype=np.int64)
+            self._expanded = _PerValue(
+                sensor, kind,
+                np.repeat(np.asarray(self._ts, dtype=np.float64), counts),
+                np.repeat(np.asarray(self._seq, dtype=np.int64), counts),
+                np.repeat(np.asarray(self._rid, dtype=np.int64), counts),
+                np.repeat(np.asarray(self._received, dtype=np.float64), counts),
+                np.asarray(self.value, dtype=np.float64),
+            )  # fmt: skip
+        return self._expanded
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,8 +164,7 @@ class Groups:
 
 def group(stream: Ints, cols: Columns, length: float, score: Scores | None, on: float) -> Groups:
     """Group the rows by (stream, window) and reduce each group."""
-    ts = np.asarray(cols.ts, dtype=np.float64)
-    value = np.asarray(cols.value, dtype=np.float64)
+    ts, value = cols.ts, cols.values
     window = np.floor(ts / length).astype(np.int64)
     order = np.lexsort((window, stream))  # stable: arrival order within a group
     s_stream, s_window = stream[order], window[order]
@@ -109,8 +175,8 @@ def group(stream: Ints, cols: Columns, length: float, score: Scores | None, on: 
     ends = np.append(starts[1:], n)
     gid = np.cumsum(new) - 1
     v, t = value[order], ts[order]
-    q = np.asarray(cols.seq, dtype=np.int64)[order]
-    rid = np.asarray(cols.rid, dtype=np.int64)[order]
+    q = cols.seq[order]
+    rid = cols.rid[order]
     counts = ends - starts
     mean = np.add.reduceat(v, starts) / counts
     dev = v - mean[gid]
@@ -118,7 +184,7 @@ def group(stream: Ints, cols: Columns, length: float, score: Scores | None, on: 
     # The latest observation of each group, the last to arrive among equal times.
     at_last = np.where(t == last_ts[gid], np.arange(n), -1)
     last_pos = np.maximum.reduceat(at_last, starts)
-    received = np.asarray(cols.received, dtype=np.float64)[order]
+    received = cols.received[order]
     if score is None:
         anomalies = np.zeros(len(starts), dtype=np.int64)
         max_score = np.full(len(starts), np.nan)

@@ -143,9 +143,7 @@ class Pipeline:
         ids = self._streams.ids(cols.sensor, cols.metric)
         if self._detector is None or not len(cols):
             return Scoring(ids, None)
-        ts = np.asarray(cols.ts, dtype=np.float64)
-        value = np.asarray(cols.value, dtype=np.float64)
-        return Scoring(ids, self._detector.score_ids(ids, ts, value))
+        return Scoring(ids, self._detector.score_ids(ids, cols.ts, cols.values))
 
     def window(self, prepared: Prepared, scoring: Scoring) -> list[dict[str, Any]]:
         """Add a scored batch to its windows; returns the alerts it raises (batch order)."""
@@ -157,7 +155,7 @@ class Pipeline:
             return []
         self.windows.add_columns(cols, scoring.ids, scored.score, self._alerter.policy.on)
         return self._alerter.update(
-            cols.sensor, cols.kind, cols.metric, cols.ts, cols.value, scored.score,
+            cols.sensor, cols.kind, cols.metric, cols.ts, cols.values, scored.score,
             scored.low, scored.high, scored.cause, scoring.ids,
         )  # fmt: skip
 

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -28,7 +28,10 @@ from shared.wire.uplink import Alert
 log = logging.getLogger(__name__)
 
 _FLUSH_TIMEOUT_S = 3.0
-_SLICE = 2000  # messages through the pipeline at a time
+# Through the pipeline at a time, at most: the columns and the detector's temporaries grow
+# with a slice's values, and a batched message carries ten or more.
+_SLICE_MESSAGES = 2000
+_SLICE_BYTES = 256 * 1024
 # Stored readings whose sequence numbers are reloaded at start-up, so messages the broker
 # delivers again after a crash are recognised as duplicates.
 _RECENT_FOR_SEQUENCES = 100_000
@@ -136,8 +139,7 @@ class Agent:
                 # A backlog arrives as one huge batch: taken in slices, memory stays bounded
                 # and the first readings reach their windows (and alerts) sooner.
                 stopping: asyncio.CancelledError | None = None
-                for start in range(0, len(arrived), _SLICE):
-                    batch = arrived[start : start + _SLICE]
+                for batch in _slices(arrived):
                     before = landing
                     landing = asyncio.create_task(
                         self._land(self.pipeline.prepare(batch), batch, source, before)
@@ -223,6 +225,18 @@ class Agent:
             if self.uplink is not None:
                 self.uplink.nudge()
             await asyncio.sleep(self.settings.heartbeat_s)
+
+
+def _slices(batch: list[RawMessage]) -> Iterator[list[RawMessage]]:
+    """``batch`` in runs of at most ``_SLICE_MESSAGES`` messages and about ``_SLICE_BYTES``."""
+    start = size = 0
+    for end, message in enumerate(batch):
+        if end - start >= _SLICE_MESSAGES or (size >= _SLICE_BYTES and end > start):
+            yield batch[start:end]
+            start, size = end, 0
+        size += len(message.payload)
+    if start < len(batch):
+        yield batch[start:]
 
 
 def _log_failure(landing: asyncio.Task[None]) -> None:

@@ -178,7 +178,11 @@ def group(stream: Ints, cols: Columns, length: float, score: Scores | None, on: 
     q = cols.seq[order]
     rid = cols.rid[order]
     counts = ends - starts
-    mean = np.add.reduceat(v, starts) / counts
+    low, high = np.minimum.reduceat(v, starts), np.maximum.reduceat(v, starts)
+    # A group of one repeated value has exactly that mean and no spread (a sum divided back
+    # would be off by a rounding, and a flat sensor would show a variance of 1e-27).
+    flat = low == high
+    mean = np.where(flat, low, np.add.reduceat(v, starts) / counts)
     dev = v - mean[gid]
     last_ts = np.maximum.reduceat(t, starts)
     # The latest observation of each group, the last to arrive among equal times.
@@ -198,9 +202,9 @@ def group(stream: Ints, cols: Columns, length: float, score: Scores | None, on: 
         window=s_window[starts],
         count=counts,
         mean=mean,
-        m2=np.add.reduceat(dev * dev, starts),
-        low=np.minimum.reduceat(v, starts),
-        high=np.maximum.reduceat(v, starts),
+        m2=np.where(flat, 0.0, np.add.reduceat(dev * dev, starts)),
+        low=low,
+        high=high,
         first_ts=np.minimum.reduceat(t, starts),
         last_ts=last_ts,
         last_value=v[last_pos],

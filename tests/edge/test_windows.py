@@ -190,3 +190,18 @@ def test_batched_updates_equal_one_value_at_a_time(seed: int) -> None:
         assert w.expected == (None if ref.restarted else ref.seq_hi - ref.seq_lo + 1)
         assert w.through_id == ref.last_id
     assert any(ref.restarted for ref in expected.values())  # the case is exercised
+
+
+def test_a_flat_sensor_has_exactly_no_spread_however_it_is_batched() -> None:
+    from edge.columns import Columns
+
+    windows = Windows(length=60, lateness=5)
+    for start in range(0, 30, 7):  # batches of 7, merged one after another
+        cols = Columns()
+        for seq in range(start, min(start + 7, 30)):
+            cols.add(Reading("s1", "weather", seq, float(seq), {"pressure": 1019.7}), seq + 1, 0.0)
+        windows.add_columns(cols)
+    [window] = windows.close_all()
+    assert window.stats.count == 30
+    assert window.stats.mean == 1019.7
+    assert window.stats.m2 == 0.0

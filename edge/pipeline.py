@@ -11,13 +11,13 @@ import numpy.typing as npt
 
 from edge.anomaly.alerts import Alerter
 from edge.anomaly.detector import Detector, Scored
-from edge.anomaly.state import Registry
 from edge.columns import Columns
 from edge.decode import Rejection, decode
 from edge.sequence import SequenceTracker, Verdict
 from edge.settings import EdgeSettings
 from edge.sources.base import RawMessage, Transport
 from edge.store import MessageRow, Recovery
+from edge.streams import Registry
 from edge.windows import Windows, WindowSummary
 from shared.reading import Reading
 
@@ -73,7 +73,9 @@ class Pipeline:
         self._limits = settings.validation
         self._sequences = SequenceTracker()
         self._streams = Registry()  # (sensor, metric) -> dense id, for windows and detector
-        self.windows = Windows(settings.windows.length_s, settings.windows.lateness_s)
+        self.windows = Windows(
+            settings.windows.length_s, settings.windows.lateness_s, streams=self._streams
+        )
         self.counters = Counters()
         self._next_id = 1
         # First stored ids of the batches prepared and not yet windowed (several sources may
@@ -203,9 +205,9 @@ class Pipeline:
                     cols.add(replace(reading, metrics=metrics), row.id, row.received)
                     self.counters.replayed += 1
             if len(cols) >= _RESTORE_CHUNK:
-                self.windows.add_columns(cols, self._streams.ids(cols.sensor, cols.metric))
+                self.windows.add_columns(cols)
                 cols = Columns()
-        self.windows.add_columns(cols, self._streams.ids(cols.sensor, cols.metric))
+        self.windows.add_columns(cols)
 
     def replay_from(self) -> int:
         """The lowest reading id a restart would have to replay.

@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edge.columns import NO_SEQ, Columns, Groups, Ints, Scores, group, restarts
+from edge.streams import Registry
 from shared.reading import Reading
 from shared.stats import Stats
 
@@ -125,14 +126,15 @@ class _Slots:
 class Windows:
     """Open windows, keyed by sensor, metric and start."""
 
-    def __init__(self, length: float, lateness: float) -> None:
+    def __init__(self, length: float, lateness: float, streams: Registry | None = None) -> None:
         self.length = length
         self.lateness = lateness
         self._rows: dict[Key, int] = {}  # open window -> its row in _slots
         self._key_of: dict[int, Key] = {}
         self._kind_of: dict[int, str] = {}
         self._slots = _Slots()
-        self._streams: dict[tuple[str, str], int] = {}
+        # Shared with the pipeline (its detector numbers the streams first), if given.
+        self._streams = Registry() if streams is None else streams
         self._stream_sensor: list[int] = []  # stream id -> sensor index
         self._sensors: dict[str, int] = {}
         self._watermark = np.full(16, -np.inf)  # per sensor index: latest observation time
@@ -152,16 +154,13 @@ class Windows:
     ) -> None:
         """Add a batch of stored metric values; with ``score``, count those at or above ``on``.
 
-        ``ids`` numbers each value's (sensor, metric) stream densely from 0, as the caller's own
-        ``Registry`` does (the pipeline shares one with the detector); without them the windows
-        number streams themselves. Give them always or never.
+        ``ids`` are the values' stream ids in ``streams``, if the caller has them already.
         """
         if not len(cols):
             return
         if ids is None:
-            ids = self._stream_ids(cols)
-        else:
-            self._learn(ids, cols)
+            ids = self._streams.ids(cols.sensor, cols.metric)
+        self._learn()
         groups = group(ids, cols, self.length, score, on)
         length, rows_of = self.length, self._rows
         sensors, metrics = cols.sensor, cols.metric
@@ -182,27 +181,10 @@ class Windows:
             fresh = np.flatnonzero(~old)
             self._open(fresh, [keys[g] for g in fresh.tolist()], groups, cols, fell, sensor_ix)
 
-    def _stream_ids(self, cols: Columns) -> Ints:
-        streams = self._streams
-        ids = list(map(streams.get, zip(cols.sensor, cols.metric, strict=True)))
-        if None in ids:
-            for pair in zip(cols.sensor, cols.metric, strict=True):
-                if pair not in streams:
-                    streams[pair] = len(streams)
-                    self._stream_sensor.append(self._sensor_index(pair[0]))
-            ids = list(map(streams.get, zip(cols.sensor, cols.metric, strict=True)))
-        return np.array(ids, dtype=np.int64)
-
-    def _learn(self, ids: Ints, cols: Columns) -> None:
-        """Note the sensor of every stream id not seen before."""
-        known = len(self._stream_sensor)
-        if not len(ids) or int(ids.max()) < known:
-            return
-        new, first = np.unique(ids[ids >= known], return_index=True)
-        rows = np.flatnonzero(ids >= known)[first]
-        self._stream_sensor.extend([0] * (int(new[-1]) + 1 - known))
-        for stream, row in zip(new.tolist(), rows.tolist(), strict=True):
-            self._stream_sensor[stream] = self._sensor_index(cols.sensor[row])
+    def _learn(self) -> None:
+        """Note the sensor of every stream numbered since the last batch."""
+        for stream in range(len(self._stream_sensor), len(self._streams)):
+            self._stream_sensor.append(self._sensor_index(self._streams.key(stream)[0]))
 
     def _sensor_index(self, sensor: str) -> int:
         index = self._sensors.setdefault(sensor, len(self._sensors))

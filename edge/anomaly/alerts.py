@@ -12,6 +12,7 @@ import numpy.typing as npt
 
 from edge.anomaly.features import CAUSES
 from edge.anomaly.model import AlertPolicy
+from edge.streams import Registry
 
 
 @dataclass(slots=True)
@@ -29,12 +30,12 @@ def _finite(x: float) -> float | None:
 
 
 class Alerter:
-    """Open incidents per (sensor, metric); emits an alert dict when one opens."""
+    """Open incidents per (sensor, metric) stream; emits an alert dict when one opens."""
 
     def __init__(self, policy: AlertPolicy | None = None) -> None:
         self.policy = policy or AlertPolicy()
-        self._open: dict[tuple[str, str], _Incident] = {}
-        self._ids: dict[tuple[str, str], int] = {}  # stream ids of open incidents, if given
+        self._open: dict[int, _Incident] = {}  # by stream id
+        self._streams = Registry()  # numbers the streams of callers that give no ids
 
     @property
     def open_incidents(self) -> int:
@@ -56,8 +57,8 @@ class Alerter:
     ) -> list[dict[str, Any]]:
         """Feed scored readings in observation order; returns the alerts raised (no ``seq``).
 
-        ``ids``, each reading's stream numbered as the caller's ``Registry`` does, let the
-        rows that matter be found with numpy rather than one reading at a time.
+        ``ids``: each reading's stream id, if the caller numbers its streams itself (as the
+        pipeline does, once for its detector, windows and alerts); give them always or never.
         """
         scores = np.asarray(score, dtype=np.float64).reshape(-1)
         n = len(scores)
@@ -69,29 +70,23 @@ class Alerter:
         policy, opened = self.policy, self._open
         # Only streams with an open incident or a high score in this batch need Python.
         high = np.flatnonzero(scores >= policy.on).tolist()
-        if ids is not None and len(self._ids) == len(opened):
-            live_ids = np.union1d(np.fromiter(self._ids.values(), np.int64), ids[high])
-            rows = np.flatnonzero(np.isin(ids, live_ids)).tolist()
-        else:
-            live = set(opened) | {(sensor[i], metric[i]) for i in high}
-            rows = [i for i in range(n) if (sensor[i], metric[i]) in live] if live else []
+        if ids is None:
+            ids = self._streams.ids(sensor, metric)
+        live = np.union1d(np.fromiter(opened, np.int64, len(opened)), ids[high])
         alerts: list[dict[str, Any]] = []
-        for i in rows:
-            key = (sensor[i], metric[i])
-            incident = opened.get(key)
+        for i in np.flatnonzero(np.isin(ids, live)).tolist():
+            stream = int(ids[i])
+            incident = opened.get(stream)
             s = float(scores[i])
             if incident is None:
                 if s >= policy.on:
-                    opened[key] = _Incident()
-                    if ids is not None:
-                        self._ids[key] = int(ids[i])
+                    opened[stream] = _Incident()
                     alerts.append(self._alert(i, sensor, kind, metric, times, values, s,
                                               lows, highs, causes))  # fmt: skip
                 continue
             incident.quiet = incident.quiet + 1 if s < policy.off else 0
             if incident.quiet >= policy.clear_after:
-                del opened[key]
-                self._ids.pop(key, None)
+                del opened[stream]
         return alerts
 
     def _alert(

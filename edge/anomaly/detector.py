@@ -11,7 +11,8 @@ import numpy.typing as npt
 
 from edge.anomaly.features import FEATURES, step
 from edge.anomaly.model import Model
-from edge.anomaly.state import Registry, State
+from edge.anomaly.state import State
+from edge.streams import Registry
 
 Floats = npt.NDArray[np.float64]
 Floats32 = npt.NDArray[np.float32]

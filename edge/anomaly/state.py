@@ -1,8 +1,7 @@
-"""Per sensor and metric state, as rows of numpy arrays, and dense stream ids."""
+"""Per sensor and metric state, as rows of numpy arrays."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -10,7 +9,6 @@ import numpy as np
 import numpy.typing as npt
 
 Floats = npt.NDArray[np.float64]
-Ints = npt.NDArray[np.int64]
 
 # Columns of State.cols, one row per stream (sensor, metric). DECIMALS and SMALLEST are running
 # minima of the resolution estimates (edge.anomaly.resolution); inf means not known yet.
@@ -45,25 +43,3 @@ class State:
             grown = np.zeros((new, old.shape[1]))
             grown[:size] = old
             setattr(self, name, grown)
-
-
-class Registry:
-    """Dense ids for (sensor, metric) streams, in order of first appearance."""
-
-    def __init__(self) -> None:
-        self._ids: dict[tuple[str, str], int] = {}
-
-    def __len__(self) -> int:
-        return len(self._ids)
-
-    def ids(self, sensor: Sequence[str], metric: Sequence[str]) -> Ints:
-        """The id of every (sensor, metric) pair, registering new ones."""
-        table = self._ids
-        # In C, and without keeping the keys: a pair that is dropped at once goes back to the
-        # interpreter's free list and the next one reuses it (about 3x faster than a list).
-        found = list(map(table.get, zip(sensor, metric, strict=True)))
-        if None in found:
-            for key in zip(sensor, metric, strict=True):
-                table.setdefault(key, len(table))
-            found = list(map(table.get, zip(sensor, metric, strict=True)))
-        return np.array(found, dtype=np.int64)

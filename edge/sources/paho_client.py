@@ -14,7 +14,7 @@ most of the link's time per message. Every other packet, and a PUBLISH not yet r
 goes through paho as before; QoS 1 messages are acknowledged with ``ack`` as paho's own are
 under ``manual_ack_set`` (MQTT 3.1.1 only: the link speaks nothing else).
 
-Four of paho's methods are overridden (paho-mqtt 2.x; pyproject pins it below 3). Every test
+Three of paho's methods are overridden (paho-mqtt 2.x; pyproject pins it below 3). Every test
 that starts an agent exercises them against a real broker.
 """
 
@@ -102,21 +102,6 @@ class BufferedClient(mqtt.Client):
             # whatever arrives next wakes the loop.
             if rc == MQTTErrorCode.MQTT_ERR_AGAIN or not self._buffer:
                 return MQTTErrorCode.MQTT_ERR_SUCCESS
-
-    def _handle_on_message(self, message: mqtt.MQTTMessage) -> None:
-        """Hand every message to ``on_message``, skipping paho's per-topic callback matcher.
-
-        This client never registers per-topic callbacks, and walking the matcher cost about a
-        tenth of the link's time per message under a flood.
-        """
-        on_message = self.on_message
-        if on_message is not None:
-            with self._in_callback_mutex:
-                on_message(self, self._userdata, message)
-
-    def message_callback_add(self, sub: str, callback: Any) -> None:
-        """Not supported: ``_handle_on_message`` above skips per-topic callbacks."""
-        raise NotImplementedError("BufferedClient delivers every message to on_message")
 
 
 def _publishes(buffer: bytearray, handler: PublishHandler) -> int:

@@ -6,8 +6,9 @@ import asyncio
 import logging
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
@@ -17,6 +18,9 @@ from edge.settings import EdgeSettings, load
 
 if TYPE_CHECKING:
     from edge.agent import Agent
+    from edge.store import Store
+
+_T = TypeVar("_T")
 
 
 @click.group("edge")
@@ -100,17 +104,7 @@ def dlq_list(
     config_path: Path | None, data_dir: Path | None, limit: int, reason: str | None
 ) -> None:
     """List the newest dead letters."""
-    from edge.store import Store
-
-    db_path = _db_path(config_path, data_dir)
-    store = Store(db_path, dead_letter_max=10)
-    try:
-        store.open(readonly=True)  # works beside a running agent: it reads, never writes
-        letters = store.dead_letters(limit, reason)
-    except EdgeError as exc:
-        raise click.ClickException(str(exc)) from exc
-    finally:
-        store.close()
+    letters = _read_store(config_path, data_dir, lambda store: store.dead_letters(limit, reason))
     if not letters:
         click.echo("no dead letters")
         return
@@ -160,16 +154,7 @@ def refused() -> None:
 @click.option("--limit", default=20, show_default=True, help="Newest N records.")
 def refused_list(config_path: Path | None, data_dir: Path | None, limit: int) -> None:
     """List the newest refused records with the cloud's answer."""
-    from edge.store import Store
-
-    store = Store(_db_path(config_path, data_dir), dead_letter_max=10)
-    try:
-        store.open(readonly=True)  # works beside a running agent: it reads, never writes
-        records = store.refused(limit)
-    except EdgeError as exc:
-        raise click.ClickException(str(exc)) from exc
-    finally:
-        store.close()
+    records = _read_store(config_path, data_dir, lambda store: store.refused(limit))
     if not records:
         click.echo("no refused records")
     for record in records:
@@ -237,6 +222,20 @@ def enroll(
         f"gateway {enrolled.gateway} enrolled with {settings.cloud.url}; token saved to "
         f"{settings.token_path}: `citytwin edge run` uses it"
     )
+
+
+def _read_store(config_path: Path | None, data_dir: Path | None, read: Callable[[Store], _T]) -> _T:
+    """``read`` the agent's store; works beside a running agent: it reads, never writes."""
+    from edge.store import Store
+
+    store = Store(_db_path(config_path, data_dir), dead_letter_max=10)
+    try:
+        store.open(readonly=True)
+        return read(store)
+    except EdgeError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        store.close()
 
 
 def _db_path(config_path: Path | None, data_dir: Path | None) -> Path:

@@ -24,9 +24,12 @@ NO_SEQ = 1 << 40  # above every sequence number (they are below 2**32): "none ye
 
 
 @dataclass(frozen=True, slots=True)
-class _PerValue:
+class PerValue:
+    """A batch's values with what each one needs: the expanded form of ``Columns``."""
+
     sensor: list[str]
     kind: list[str]
+    metric: list[str]
     ts: Floats
     seq: Ints
     rid: Ints
@@ -39,8 +42,8 @@ class Columns:
     """Metric values in arrival order, with what windows and the detector need of each.
 
     Filled a reading at a time on the hot path: the values and their names per value, the
-    rest once per reading. The per-value views (``sensor``, ``ts``...) are expanded on first
-    use, which the agent does on its scorer thread; a Columns is not added to after that.
+    rest once per reading. ``per_value`` expands that once, on first use, which the agent
+    does on its scorer thread; a Columns is not added to after that.
     """
 
     metric: list[str] = field(default_factory=list)
@@ -53,7 +56,7 @@ class Columns:
     _seq: list[int] = field(default_factory=list)
     _rid: list[int] = field(default_factory=list)  # the stored message the reading came in
     _received: list[float] = field(default_factory=list)  # gateway arrival time
-    _expanded: _PerValue | None = None
+    _expanded: PerValue | None = None
 
     def __len__(self) -> int:
         return len(self.value)
@@ -72,42 +75,8 @@ class Columns:
         self._rid.append(rid)
         self._received.append(received)
 
-    @property
-    def values(self) -> Floats:
-        """The values as a numpy array."""
-        return self._per_value().value
-
-    @property
-    def sensor(self) -> list[str]:
-        """Each value's sensor."""
-        return self._per_value().sensor
-
-    @property
-    def kind(self) -> list[str]:
-        """Each value's sensor kind."""
-        return self._per_value().kind
-
-    @property
-    def ts(self) -> Floats:
-        """Each value's observation time."""
-        return self._per_value().ts
-
-    @property
-    def seq(self) -> Ints:
-        """Each value's sequence number."""
-        return self._per_value().seq
-
-    @property
-    def rid(self) -> Ints:
-        """Each value's stored message id."""
-        return self._per_value().rid
-
-    @property
-    def received(self) -> Floats:
-        """Each value's arrival time at the gateway."""
-        return self._per_value().received
-
-    def _per_value(self) -> _PerValue:
+    def per_value(self) -> PerValue:
+        """Everything per value, expanded once (numbers as numpy arrays)."""
         if self._expanded is None:
             width = self._width
             if len(width) == len(self.value):  # one value a reading: nothing to repeat
@@ -117,8 +86,8 @@ class Columns:
                 sensor = list(chain.from_iterable(map(repeat, self._sensor, width)))
                 kind = list(chain.from_iterable(map(repeat, self._kind, width)))
                 counts = np.asarray(width, dtype=np.int64)
-            self._expanded = _PerValue(
-                sensor, kind,
+            self._expanded = PerValue(
+                sensor, kind, self.metric,
                 np.repeat(np.asarray(self._ts, dtype=np.float64), counts),
                 np.repeat(np.asarray(self._seq, dtype=np.int64), counts),
                 np.repeat(np.asarray(self._rid, dtype=np.int64), counts),
@@ -164,7 +133,8 @@ class Groups:
 
 def group(stream: Ints, cols: Columns, length: float, score: Scores | None, on: float) -> Groups:
     """Group the rows by (stream, window) and reduce each group."""
-    ts, value = cols.ts, cols.values
+    pv = cols.per_value()
+    ts, value = pv.ts, pv.value
     window = np.floor(ts / length).astype(np.int64)
     order = np.lexsort((window, stream))  # stable: arrival order within a group
     s_stream, s_window = stream[order], window[order]
@@ -175,8 +145,8 @@ def group(stream: Ints, cols: Columns, length: float, score: Scores | None, on: 
     ends = np.append(starts[1:], n)
     gid = np.cumsum(new) - 1
     v, t = value[order], ts[order]
-    q = cols.seq[order]
-    rid = cols.rid[order]
+    q = pv.seq[order]
+    rid = pv.rid[order]
     counts = ends - starts
     low, high = np.minimum.reduceat(v, starts), np.maximum.reduceat(v, starts)
     # A group of one repeated value has exactly that mean and no spread (a sum divided back
@@ -188,7 +158,7 @@ def group(stream: Ints, cols: Columns, length: float, score: Scores | None, on: 
     # The latest observation of each group, the last to arrive among equal times.
     at_last = np.where(t == last_ts[gid], np.arange(n), -1)
     last_pos = np.maximum.reduceat(at_last, starts)
-    received = cols.received[order]
+    received = pv.received[order]
     if score is None:
         anomalies = np.zeros(len(starts), dtype=np.int64)
         max_score = np.full(len(starts), np.nan)

@@ -141,11 +141,11 @@ class Pipeline:
         next. It touches the stream ids and the detector only, so calls must come one at a
         time, in batch order.
         """
-        cols = prepared.cols
-        ids = self._streams.ids(cols.sensor, cols.metric)
-        if self._detector is None or not len(cols):
+        pv = prepared.cols.per_value()
+        ids = self._streams.ids(pv.sensor, pv.metric)
+        if self._detector is None or not len(ids):
             return Scoring(ids, None)
-        return Scoring(ids, self._detector.score_ids(ids, cols.ts, cols.values))
+        return Scoring(ids, self._detector.score_ids(ids, pv.ts, pv.value))
 
     def window(self, prepared: Prepared, scoring: Scoring) -> list[dict[str, Any]]:
         """Add a scored batch to its windows; returns the alerts it raises (batch order)."""
@@ -156,8 +156,9 @@ class Pipeline:
             self.windows.add_columns(cols, scoring.ids)
             return []
         self.windows.add_columns(cols, scoring.ids, scored.score, self._alerter.policy.on)
+        pv = cols.per_value()
         return self._alerter.update(
-            cols.sensor, cols.kind, cols.metric, cols.ts, cols.values, scored.score,
+            pv.sensor, pv.kind, pv.metric, pv.ts, pv.value, scored.score,
             scored.low, scored.high, scored.cause, scoring.ids,
         )  # fmt: skip
 

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from edge.columns import NO_SEQ, Columns, Groups, Ints, Scores, group, restarts
+from edge.columns import NO_SEQ, Columns, Groups, Ints, PerValue, Scores, group, restarts
 from edge.streams import Registry
 from shared.reading import Reading
 from shared.stats import Stats
@@ -158,12 +158,13 @@ class Windows:
         """
         if not len(cols):
             return
+        pv = cols.per_value()
         if ids is None:
-            ids = self._streams.ids(cols.sensor, cols.metric)
+            ids = self._streams.ids(pv.sensor, pv.metric)
         self._learn()
         groups = group(ids, cols, self.length, score, on)
         length, rows_of = self.length, self._rows
-        sensors, metrics = cols.sensor, cols.metric
+        sensors, metrics = pv.sensor, pv.metric
         keys = [
             (sensors[row], metrics[row], window * length)
             for row, window in zip(groups.row.tolist(), groups.window.tolist(), strict=True)
@@ -179,7 +180,7 @@ class Windows:
             self._merge(rows[old], groups, np.flatnonzero(old), fell[old])
         if not old.all():
             fresh = np.flatnonzero(~old)
-            self._open(fresh, [keys[g] for g in fresh.tolist()], groups, cols, fell, sensor_ix)
+            self._open(fresh, [keys[g] for g in fresh.tolist()], groups, pv, fell, sensor_ix)
 
     def _learn(self) -> None:
         """Note the sensor of every stream numbered since the last batch."""
@@ -218,14 +219,14 @@ class Windows:
         c["max_score"][rows] = np.fmax(c["max_score"][rows], groups.max_score[g])  # nan: none
 
     def _open(
-        self, g: Ints, keys: list[Key], groups: Groups, cols: Columns, fell: Bools, sensor: Ints
+        self, g: Ints, keys: list[Key], groups: Groups, pv: PerValue, fell: Bools, sensor: Ints
     ) -> None:
         """Open a window for each of groups ``g`` of the batch."""
         rows = self._slots.take(len(g))
         for row, key, first in zip(rows.tolist(), keys, groups.row[g].tolist(), strict=True):
             self._rows[key] = row
             self._key_of[row] = key
-            self._kind_of[row] = cols.kind[first]
+            self._kind_of[row] = pv.kind[first]
         c = self._slots.cols
         for name in ("count", "mean", "m2", "low", "high", "first_ts", "last_ts", "last_value",
                      "seq_lo", "seq_hi", "touched", "first_id", "last_id", "anomalies",

@@ -131,7 +131,6 @@ class Uplink:
         self._client = client
         self._wake = asyncio.Event()
         self._backing_off = False
-        self._refusal: Rejected | None = None  # the last content refusal while isolating
         self.state = UplinkState()
 
     def nudge(self) -> None:
@@ -208,36 +207,35 @@ class Uplink:
         took_some = False
         while len(rows) > 1:
             left, right = rows[: len(rows) // 2], rows[len(rows) // 2 :]
-            if await self._accepted(left):
+            left_refused = await self._attempt(left)
+            if left_refused is None:
                 took_some, rows = True, right
                 continue
-            kept = self._refusal or refusal
-            took_some |= await self._accepted(right)
-            refusal, rows = kept, left
+            took_some |= await self._attempt(right) is None
+            refusal, rows = left_refused, left
         if not took_some:
             raise refusal
         [row] = rows
-        if await self._accepted(rows):
+        alone = await self._attempt(rows)
+        if alone is None:
             return  # refused only in company (a batch too large, say): delivered now
-        refusal = self._refusal or refusal
-        await self._store.refuse(row.seq, refusal.status, refusal.detail)
+        await self._store.refuse(row.seq, alone.status, alone.detail)
         self.state.refused += 1
         log.error(
             "record seq %d set aside: the cloud refuses it (%d: %s); the outbox goes on "
-            "(`citytwin edge refused list` shows it)", row.seq, refusal.status, refusal.detail,
+            "(`citytwin edge refused list` shows it)", row.seq, alone.status, alone.detail,
         )  # fmt: skip
 
-    async def _accepted(self, rows: list[OutboxRow]) -> bool:
-        """Deliver ``rows``: True if the cloud took them, False if it refused their content."""
-        self._refusal = None
+    async def _attempt(self, rows: list[OutboxRow]) -> Rejected | None:
+        """Deliver ``rows``: None if the cloud took them, its refusal if it refused their
+        content; any other failure is raised."""
         try:
             await self._deliver(rows)
         except Rejected as exc:
             if exc.status not in _CONTENT:
                 raise
-            self._refusal = exc
-            return False
-        return True
+            return exc
+        return None
 
     async def _deliver(self, rows: list[OutboxRow]) -> None:
         try:

@@ -45,9 +45,7 @@ class Featurizer:
         self, sensor: Sequence[str], metric: Sequence[str], ts: Floats, value: Floats
     ) -> tuple[Floats32, Floats, Floats, Ints]:
         """Features, expected low and high, cause of each reading, advancing each stream's state."""
-        ids = self._registry.ids(sensor, metric)
-        self._state.grow(len(self._registry))
-        return self._features(ids, ts, value)
+        return self.run_ids(self._registry.ids(sensor, metric), ts, value)
 
     def run_ids(
         self, ids: Ints, ts: Floats, value: Floats

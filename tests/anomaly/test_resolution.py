@@ -36,3 +36,19 @@ def test_decimals_come_first_and_the_smallest_step_serves_the_rest() -> None:
     smallest = nonzero(np.array([0.0, 3.0, 0.0556, 0.0, 2.0]))
     # A spike of 3 as a stream's first move does not coarsen a known decimal resolution.
     np.testing.assert_allclose(grain(decimals, smallest), [1e-2, 1e-2, 0.0556, 0.0, 2.0])
+
+
+def test_decimal_resolution_of_many_values_is_each_ones_fewest_decimals() -> None:
+    """The pass-by-pass search answers as the definition does: the fewest of 0..9 decimals
+    that write the value (within the tolerance, under nine significant digits), else 0."""
+    rng = np.random.default_rng(5)
+    parts = [np.round(rng.normal(50, 20, 500), d) for d in range(10)]
+    parts += [rng.normal(0, 1e6, 200), rng.normal(0, 1, 200) * 1e-12, np.array([1e300, -0.0])]
+    x = np.concatenate(parts)
+    rng.shuffle(x)
+    with np.errstate(over="ignore", invalid="ignore"):  # 1e300 scaled up overflows to inf
+        scaled = np.abs(x)[:, None] * 10.0 ** np.arange(10)
+        exact = (scaled < 1e9) & (np.abs(scaled - np.rint(scaled)) <= 1e-6)
+        expected = np.where(exact.any(axis=1), 10.0 ** -np.argmax(exact, axis=1), 0.0)
+        expected[x == 0] = np.inf
+        assert np.array_equal(decimal(x), expected)
